@@ -1,0 +1,132 @@
+"""Caf « Mon Compte » authentication service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, current_app, request
+from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .clock import Clock
+from .config import Settings
+from .errors import ApiError, UnsupportedMediaType, register_error_handlers
+from .extensions import db, jwt, limiter, migrate
+from .logs import configure_logging
+
+MIGRATIONS = str(Path(__file__).parent / "migrations")
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    """Create the app from ``settings`` (default: the environment), validated first."""
+    settings = settings or Settings.from_env(**overrides)
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update({name: getattr(settings, name) for name in vars(settings)})
+    app.config.update(settings.flask_config())
+    app.extensions["settings"] = settings
+    app.extensions["clock"] = Clock()
+
+    if settings.TRUSTED_PROXIES:
+        # Behind N trusted proxies, take the client address they saw: per-address limits
+        # and the audit log must see people, not the load balancer.
+        n = settings.TRUSTED_PROXIES
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    configure_logging(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS)
+    jwt.init_app(app)
+    limiter.init_app(app)
+    with app.app_context():
+        _tune_sqlite(db.engine)
+
+    register_error_handlers(app)
+    _register_blueprints(app, settings)
+    _register_hooks(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _register_blueprints(app: Flask, settings: Settings) -> None:
+    from .blueprints import account, auth, dev, ops
+
+    # Generous per-address limits: France Services counters sign many people in from one
+    # address. The real brute-force defence is the per-NIR lockout in the database.
+    limiter.limit(lambda: current_app.config["RATELIMIT_PER_IP"])(auth.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(ops.bp)
+    if not settings.is_production:
+        app.register_blueprint(dev.bp)
+
+
+def _register_hooks(app: Flask) -> None:
+    @app.before_request
+    def require_json_body() -> None:
+        # Any body sent to the API must be JSON, even where the endpoint ignores it.
+        has_body = request.method in {"POST", "PUT", "PATCH"} and request.content_length
+        if has_body and not request.is_json:
+            raise UnsupportedMediaType()
+
+    @app.after_request
+    def secure_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+        if request.path.startswith("/api/"):
+            headers["Cache-Control"] = "no-store"
+        if app.config["APP_ENV"] == "production":
+            headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        return response
+
+    @app.after_request
+    def deliver_mail_after_response(response: Response) -> Response:
+        from .services import mailer
+
+        mail_ids = mailer.take_queued_ids()
+        if mail_ids:
+            flask_app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+            def deliver() -> None:
+                # One attempt once the client has its answer; `flask mail deliver`
+                # retries whatever this attempt could not send.
+                with flask_app.app_context():
+                    for mail_id in mail_ids:
+                        mailer.deliver(mail_id)
+
+            response.call_on_close(deliver)
+        return response
+
+    @app.teardown_request
+    def rollback_on_error(exc: BaseException | None) -> None:
+        if exc is not None:
+            db.session.rollback()
+
+
+def _tune_sqlite(engine: Any) -> None:
+    """Make SQLite take its write lock at BEGIN, so concurrent writers queue, not fail."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+__all__ = ["ApiError", "create_app"]

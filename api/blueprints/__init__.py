@@ -1,0 +1,1 @@
+"""Thin HTTP adapters: parse with a schema, call a service, dump a schema."""

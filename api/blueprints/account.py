@@ -1,0 +1,111 @@
+"""« Gérer mon compte »: the signed-in person's own account."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from .. import schemas
+from ..http import client_info, endpoint
+from ..services import account_view, accounts, activity, sessions
+
+bp = Blueprint("account", __name__, url_prefix="/api/v1/account")
+
+_ACCESS_ERRORS = ["token_invalid", "token_expired"]
+
+
+@bp.get("")
+@endpoint(
+    summary="The signed-in account",
+    response=schemas.AccountView,
+    auth="access",
+    errors=_ACCESS_ERRORS,
+    tag="account",
+)
+def show(principal):
+    return account_view.describe_account(principal.account)
+
+
+@bp.get("/menu")
+@endpoint(
+    summary="Entries of the « Gérer mon compte » menu",
+    response=schemas.Menu,
+    auth="access",
+    errors=_ACCESS_ERRORS,
+    tag="account",
+)
+def menu(principal):
+    return {"items": account_view.menu_items(principal.account)}
+
+
+@bp.put("/password")
+@endpoint(
+    summary="Change the password; other sessions end and a notice is emailed",
+    body=schemas.ChangePasswordRequest,
+    status=204,
+    auth="access",
+    errors=["validation_error", "weak_password", "invalid_credentials", *_ACCESS_ERRORS],
+    tag="account",
+)
+def change_password(principal, data):
+    accounts.change_password(
+        principal.account,
+        data["current_password"],
+        data["new_password"],
+        keep_session_id=principal.session.id,
+        client=client_info(),
+    )
+
+
+@bp.get("/sessions")
+@endpoint(
+    summary="Open sessions of the account",
+    response=schemas.SessionList,
+    auth="access",
+    errors=_ACCESS_ERRORS,
+    tag="account",
+)
+def list_sessions(principal):
+    items = [
+        {**_session_fields(s), "current": s.id == principal.session.id}
+        for s in sessions.list_sessions(principal.account.id)
+    ]
+    return {"items": items}
+
+
+def _session_fields(session):
+    return {
+        "id": session.id,
+        "created_at": session.created_at,
+        "last_seen_at": session.last_seen_at,
+        "amr": session.amr,
+        "user_agent": session.user_agent,
+    }
+
+
+@bp.delete("/sessions/<session_id>")
+@endpoint(
+    summary="End one of the account's sessions",
+    status=204,
+    auth="access",
+    errors=["not_found", *_ACCESS_ERRORS],
+    tag="account",
+)
+def end_session(principal, session_id):
+    sessions.end_session(principal.account.id, session_id, client_info())
+
+
+@bp.get("/activity")
+@endpoint(
+    summary="Security events, newest first, in French",
+    response=schemas.ActivityList,
+    auth="access",
+    errors=_ACCESS_ERRORS,
+    tag="account",
+)
+def show_activity(principal):
+    events = activity.recent_activity(principal.account.id)
+    return {
+        "items": [
+            {"type": e.type, "at": e.created_at, "detail": activity.describe(e)} for e in events
+        ]
+    }

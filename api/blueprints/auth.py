@@ -1,0 +1,75 @@
+"""Sign-in endpoints: password step, emailed code, refresh, sign-out."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from .. import schemas
+from ..http import client_info, endpoint
+from ..services import email_code, login, sessions, tokens
+
+bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
+
+
+@bp.post("/login")
+@endpoint(
+    summary="Password step: NIR and password, returns an mfa_token for the second factor",
+    body=schemas.LoginRequest,
+    response=schemas.LoginStarted,
+    errors=["validation_error", "invalid_credentials", "too_many_attempts"],
+)
+def sign_in(data):
+    return login.begin_login(data["nir"], data["password"], client_info())
+
+
+@bp.post("/otp")
+@endpoint(
+    summary="« Envoyer le code »: email a fresh 6-digit code",
+    response=schemas.CodeSent,
+    status=202,
+    auth="mfa",
+    errors=["token_invalid", "token_expired", "rate_limited"],
+)
+def send_code(transaction):
+    return email_code.send_code(transaction, client_info())
+
+
+@bp.post("/otp/verify")
+@endpoint(
+    summary="Check the emailed code and complete the sign-in",
+    body=schemas.VerifyCodeRequest,
+    response=schemas.TokenPair,
+    auth="mfa",
+    errors=[
+        "validation_error",
+        "otp_invalid",
+        "otp_expired",
+        "otp_locked",
+        "token_invalid",
+        "token_expired",
+    ],
+)
+def verify_code(transaction, data):
+    return email_code.verify_code(transaction, data["code"], client_info())
+
+
+@bp.post("/refresh")
+@endpoint(
+    summary="Rotate the refresh token and get a new token pair",
+    response=schemas.TokenPair,
+    auth="refresh",
+    errors=["token_invalid", "token_expired", "token_reused"],
+)
+def refresh(refresh_token):
+    return tokens.rotate_refresh_token(refresh_token, client_info())
+
+
+@bp.post("/logout")
+@endpoint(
+    summary="End the current session: its access and refresh tokens stop working at once",
+    status=204,
+    auth="access",
+    errors=["token_invalid", "token_expired"],
+)
+def sign_out(principal):
+    sessions.sign_out(principal.session, client_info())

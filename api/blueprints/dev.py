@@ -1,0 +1,26 @@
+"""Development helpers, never registered when ``APP_ENV=production``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from .. import schemas
+from ..errors import ValidationError
+from ..http import endpoint
+from ..services import mailer
+
+bp = Blueprint("dev", __name__, url_prefix="/api/v1/dev")
+
+
+@bp.get("/outbox")
+@endpoint(
+    summary="Development only: messages written to the outbox for an address",
+    response=schemas.OutboxList,
+    errors=["validation_error"],
+    tag="development",
+)
+def outbox():
+    address = request.args.get("to", "").strip()
+    if not address:
+        raise ValidationError(errors={"to": ["Indiquez une adresse électronique."]})
+    return {"items": mailer.outbox_for(address)}

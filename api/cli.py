@@ -1,0 +1,121 @@
+"""Operator commands: ``flask --app wsgi accounts|mail|demo ...``."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import sys
+import time
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+
+from .errors import ApiError
+from .services import accounts, mailer
+
+DEMO_NIR = "1850575123456"
+DEMO_EMAIL = "demo@moncompte.example"
+DEMO_PASSWORD = "Bienvenue à la Caf 2026"  # noqa: S105 (public demo account)
+
+accounts_cli = AppGroup("accounts", help="Create, import and disable accounts.")
+mail_cli = AppGroup("mail", help="Deliver the mail outbox.")
+
+
+def _fail(error: ApiError) -> None:
+    details = getattr(error, "extra", {}).get("errors") or {}
+    lines = [error.detail] + [f"  {field}: {' '.join(msgs)}" for field, msgs in details.items()]
+    raise click.ClickException("\n".join(lines))
+
+
+@accounts_cli.command("create")
+@click.option("--nir", required=True, help="The 13 first characters of the NIR.")
+@click.option("--email", required=True)
+@click.option("--password", required=True, prompt=True, hide_input=True, confirmation_prompt=True)
+def create_account(nir: str, email: str, password: str) -> None:
+    """Create one account."""
+    try:
+        account = accounts.create_account(nir, email, password)
+    except ApiError as error:
+        _fail(error)
+    click.echo(f"Account {account.id} created ({account.nir_masked}).")
+
+
+@accounts_cli.command("import")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8"))
+def import_accounts(csv_file) -> None:
+    """Create accounts from a CSV file with the columns nir,email,password."""
+    created = failed = 0
+    for line, row in enumerate(csv.DictReader(csv_file), start=2):
+        try:
+            accounts.create_account(
+                row.get("nir", ""), row.get("email", ""), row.get("password", "")
+            )
+            created += 1
+        except ApiError as error:
+            failed += 1
+            # Never echo the row: it holds a NIR and a password.
+            click.echo(f"line {line}: {error.detail}", err=True)
+    click.echo(f"{created} created, {failed} refused.")
+    if failed:
+        sys.exit(1)
+
+
+@accounts_cli.command("disable")
+@click.option("--nir", required=True)
+@click.option("--enable", is_flag=True, help="Re-enable instead.")
+def disable_account(nir: str, enable: bool) -> None:
+    """Disable an account (its sessions end at once), or re-enable it."""
+    account = accounts.set_disabled(nir, disabled=not enable)
+    if account is None:
+        raise click.ClickException("No account for this NIR.")
+    click.echo(f"Account {account.id} {'enabled' if enable else 'disabled'}.")
+
+
+@mail_cli.command("deliver")
+@click.option("--loop", is_flag=True, help="Keep delivering until interrupted.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between passes.")
+def deliver_mail(loop: bool, interval: float) -> None:
+    """Send due messages of the outbox, retrying failures with backoff."""
+    if current_app.config["MAIL_BACKEND"] != "smtp":
+        raise click.ClickException("MAIL_BACKEND is not 'smtp': mail stays in the outbox.")
+    while True:
+        sent = mailer.deliver_due()
+        if sent:
+            click.echo(f"{sent} message(s) sent.")
+        if not loop:
+            return
+        time.sleep(interval)
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--no-serve", is_flag=True, help="Prepare the database and demo account only.")
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """Migrate the database, create the demo account, print it and serve the API."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config["APP_ENV"] == "production":
+        raise click.ClickException("The demo account is not for production.")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    upgrade(directory=app.extensions["migrate"].directory)
+    if accounts.find_by_nir(DEMO_NIR) is None:
+        accounts.create_account(DEMO_NIR, DEMO_EMAIL, DEMO_PASSWORD)
+    click.echo(
+        "\nMon Compte is ready.\n"
+        f"  API:       http://localhost:{port}/api/v1\n"
+        f"  OpenAPI:   http://localhost:{port}/api/v1/openapi.json\n"
+        f"  NIR:       {DEMO_NIR}\n"
+        f"  Password:  {DEMO_PASSWORD}\n"
+        f"  Email:     {DEMO_EMAIL} (codes: "
+        f"http://localhost:{port}/api/v1/dev/outbox?to={DEMO_EMAIL})\n"
+    )
+    if not no_serve:
+        app.run(host=host, port=port, use_reloader=False)
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(accounts_cli)
+    app.cli.add_command(mail_cli)
+    app.cli.add_command(demo)

@@ -1,0 +1,210 @@
+"""Settings read from the environment and validated once, at start-up.
+
+Every knob the contract names is an environment variable. Development and testing
+get working defaults; production refuses to start with anything unsafe.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ENVIRONMENTS = ("development", "testing", "production")
+
+# Marker for secrets that were generated for development; production rejects them.
+_DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 (a marker, not a secret)
+
+
+class ConfigError(RuntimeError):
+    """The environment describes a configuration the service must not run with."""
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"not a boolean: {value!r}")
+
+
+def _list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+@dataclass
+class Settings:
+    """Typed view of the service configuration."""
+
+    APP_ENV: str = "development"
+    DATABASE_URL: str = ""
+    SECRET_KEY: str = ""
+    JWT_SECRET_KEY: str = ""
+    JWT_ISSUER: str = "mon-compte"
+    JWT_AUDIENCE: str = "mon-compte-app"
+    ACCESS_TOKEN_TTL_SECONDS: int = 900
+    REFRESH_TOKEN_TTL_SECONDS: int = 30 * 24 * 3600
+    LOGIN_TTL_SECONDS: int = 900
+    OTP_TTL_SECONDS: int = 900
+    OTP_MAX_ATTEMPTS: int = 5
+    OTP_MAX_FAILURES_PER_LOGIN: int = 10
+    OTP_RESEND_SECONDS: int = 60
+    OTP_HOURLY_CAP: int = 5
+    LOGIN_MAX_FAILURES: int = 5
+    LOGIN_LOCK_BASE_SECONDS: int = 60
+    LOGIN_LOCK_MAX_SECONDS: int = 3600
+    REAUTH_MAX_AGE_SECONDS: int = 300
+    WEBAUTHN_RP_ID: str = "localhost"
+    WEBAUTHN_RP_NAME: str = "Caf - Mon Compte"
+    WEBAUTHN_ORIGINS: list[str] = field(default_factory=lambda: ["http://localhost:8000"])
+    WEBAUTHN_CHALLENGE_TTL_SECONDS: int = 300
+    WEBAUTHN_ATTESTATION: str = "none"
+    ANDROID_APP_PACKAGE: str = ""
+    ANDROID_CERT_FINGERPRINTS: list[str] = field(default_factory=list)
+    APPLE_APP_IDS: list[str] = field(default_factory=list)
+    MAIL_BACKEND: str = "outbox"
+    MAIL_FROM: str = "Caf - Mon Compte <ne-pas-repondre@caf.example>"
+    SMTP_HOST: str = "localhost"
+    SMTP_PORT: int = 25
+    SMTP_USERNAME: str = ""
+    SMTP_PASSWORD: str = ""
+    SMTP_STARTTLS: bool = False
+    SMTP_TIMEOUT_SECONDS: int = 10
+    MAIL_MAX_ATTEMPTS: int = 8
+    RATELIMIT_STORAGE_URI: str = "memory://"
+    RATELIMIT_KEY_PREFIX: str = "moncompte"
+    RATELIMIT_PER_IP: str = "600 per minute"
+    MAX_CONTENT_LENGTH: int = 64 * 1024
+    TRUSTED_PROXIES: int = 0
+    ARGON2_MEMORY_KIB: int = 19456
+    ARGON2_TIME_COST: int = 2
+    ARGON2_PARALLELISM: int = 1
+    LOG_LEVEL: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from ``environ`` (default: ``os.environ``), then apply ``overrides``."""
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = environ.get(f.name)
+            if raw is None:
+                continue
+            values[f.name] = _coerce(f.name, f.type, raw)
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings._fill_defaults()
+        settings.validate()
+        return settings
+
+    def _fill_defaults(self) -> None:
+        if not self.DATABASE_URL:
+            instance = Path.cwd() / "instance"
+            instance.mkdir(exist_ok=True)
+            self.DATABASE_URL = f"sqlite:///{instance / 'moncompte.sqlite3'}"
+        if self.APP_ENV != "production":
+            # Development secrets persist under instance/ so that restarts and several
+            # workers agree on them: NIR lookups and JWTs depend on these keys.
+            if not self.SECRET_KEY:
+                self.SECRET_KEY = _dev_secret("secret_key")
+            if not self.JWT_SECRET_KEY:
+                self.JWT_SECRET_KEY = _dev_secret("jwt_secret_key")
+
+    def validate(self) -> None:
+        """Refuse configurations that are inconsistent or unsafe for the environment."""
+        if self.APP_ENV not in ENVIRONMENTS:
+            raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}")
+        if self.MAIL_BACKEND not in {"smtp", "outbox"}:
+            raise ConfigError("MAIL_BACKEND must be 'smtp' or 'outbox'")
+        if self.WEBAUTHN_ATTESTATION not in {"none", "indirect", "direct"}:
+            raise ConfigError("WEBAUTHN_ATTESTATION must be none, indirect or direct")
+        if not self.WEBAUTHN_ORIGINS:
+            raise ConfigError("WEBAUTHN_ORIGINS must name at least one origin")
+        for origin in self.WEBAUTHN_ORIGINS:
+            if origin.startswith("android:apk-key-hash:"):
+                continue
+            parts = urlsplit(origin)
+            if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
+                raise ConfigError(f"WEBAUTHN_ORIGINS holds an invalid origin: {origin!r}")
+        for name in ("OTP_TTL_SECONDS", "LOGIN_TTL_SECONDS", "OTP_MAX_ATTEMPTS", "OTP_HOURLY_CAP"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
+        if self.APP_ENV != "production":
+            return
+        for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
+            value = getattr(self, name)
+            if not value or value.startswith(_DEV_SECRET_PREFIX) or len(value) < 32:
+                raise ConfigError(f"{name} must be set to a random value of 32+ characters")
+        if self.SECRET_KEY == self.JWT_SECRET_KEY:
+            raise ConfigError("SECRET_KEY and JWT_SECRET_KEY must differ")
+        if self.MAIL_BACKEND != "smtp":
+            raise ConfigError("production sends real mail: set MAIL_BACKEND=smtp")
+        for origin in self.WEBAUTHN_ORIGINS:
+            if origin.startswith("http://"):
+                raise ConfigError(f"production origins must use HTTPS: {origin!r}")
+        if self.DATABASE_URL.startswith("sqlite"):
+            raise ConfigError("production needs a server database (DATABASE_URL)")
+
+    @property
+    def is_production(self) -> bool:
+        return self.APP_ENV == "production"
+
+    def flask_config(self) -> dict[str, object]:
+        """Return the subset Flask and its extensions read from ``app.config``."""
+        return {
+            "SECRET_KEY": self.SECRET_KEY,
+            "SQLALCHEMY_DATABASE_URI": self.DATABASE_URL,
+            "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(self.DATABASE_URL),
+            "MAX_CONTENT_LENGTH": self.MAX_CONTENT_LENGTH,
+            "JSON_SORT_KEYS": False,
+            "JWT_SECRET_KEY": self.JWT_SECRET_KEY,
+            "JWT_ALGORITHM": "HS256",
+            "JWT_DECODE_ALGORITHMS": ["HS256"],
+            "JWT_ENCODE_ISSUER": self.JWT_ISSUER,
+            "JWT_DECODE_ISSUER": self.JWT_ISSUER,
+            "JWT_ENCODE_AUDIENCE": self.JWT_AUDIENCE,
+            "JWT_DECODE_AUDIENCE": self.JWT_AUDIENCE,
+            "JWT_TOKEN_LOCATION": ["headers"],
+            "RATELIMIT_STORAGE_URI": self.RATELIMIT_STORAGE_URI,
+            "RATELIMIT_KEY_PREFIX": self.RATELIMIT_KEY_PREFIX,
+            "RATELIMIT_HEADERS_ENABLED": True,
+            # A Redis outage must not take sign-in down: limits fall back to process memory
+            # while the per-NIR lockout, which lives in the database, keeps holding.
+            "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+            "RATELIMIT_SWALLOW_ERRORS": True,
+        }
+
+
+def _engine_options(url: str) -> dict[str, object]:
+    if url.startswith("sqlite"):
+        # Wait for the writer lock instead of failing at once when requests overlap.
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10, "pool_recycle": 1800}
+
+
+def _coerce(name: str, type_name: object, raw: str) -> object:
+    kind = str(type_name)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "bool":
+            return _bool(raw)
+        if kind.startswith("list"):
+            return _list(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    return raw
+
+
+def _dev_secret(name: str) -> str:
+    path = Path.cwd() / "instance" / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(exist_ok=True)
+    value = _DEV_SECRET_PREFIX + secrets.token_urlsafe(32)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value

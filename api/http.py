@@ -1,0 +1,130 @@
+"""The HTTP adapter toolkit: parse a body, authenticate, dump a response.
+
+``@endpoint`` is the only place where requests are read: it enforces JSON, validates the
+body against a marshmallow schema, resolves the bearer token of the expected kind, and
+records what it did for the OpenAPI description.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Response, jsonify, request
+from marshmallow import Schema
+from marshmallow import ValidationError as SchemaError
+
+from .errors import InvalidJson, TokenInvalid, UnsupportedMediaType, ValidationError
+from .services import login, tokens
+from .services.client import ClientInfo
+
+AUTH_KINDS = ("mfa", "access", "refresh")
+
+
+def client_info() -> ClientInfo:
+    return ClientInfo.of(request.remote_addr, request.headers.get("User-Agent"))
+
+
+def bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 4096:
+        raise TokenInvalid("Vous devez être connecté pour faire cette action.")
+    return token
+
+
+def _authenticate(kind: str) -> Any:
+    token = bearer_token()
+    if kind == "mfa":
+        return login.load_transaction(token)
+    if kind == "access":
+        return tokens.authenticate_access_token(token)
+    return token
+
+
+def parse_body(schema: type[Schema]) -> dict[str, Any]:
+    """Load the JSON body with ``schema``; raise a 4xx problem on anything else."""
+    if not request.is_json:
+        raise UnsupportedMediaType()
+    payload = request.get_json(silent=True)
+    if payload is None:
+        raise InvalidJson()
+    try:
+        return schema().load(payload)
+    except SchemaError as exc:
+        messages = exc.messages
+        if isinstance(messages, list):
+            messages = {"_schema": messages}
+        raise ValidationError(errors=_flatten(messages)) from None
+
+
+def _flatten(messages: dict) -> dict[str, list[str]]:
+    flat: dict[str, list[str]] = {}
+    for field, value in messages.items():
+        if isinstance(value, dict):
+            for sub, sub_value in _flatten(value).items():
+                flat[f"{field}.{sub}"] = sub_value
+        else:
+            flat[str(field)] = [str(v) for v in value]
+    return flat
+
+
+def endpoint(
+    *,
+    summary: str,
+    body: type[Schema] | None = None,
+    response: type[Schema] | None = None,
+    status: int = 200,
+    auth: str | None = None,
+    errors: Iterable[str] = (),
+    tag: str = "auth",
+    raw_body: bool = False,
+) -> Callable:
+    """Declare an API view: its input, output, token kind and documented errors."""
+    if auth is not None and auth not in AUTH_KINDS:
+        raise ValueError(f"unknown auth kind {auth!r}")
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(**kwargs: Any) -> Any:
+            if auth == "mfa":
+                kwargs["transaction"] = _authenticate(auth)
+            elif auth == "access":
+                kwargs["principal"] = _authenticate(auth)
+            elif auth == "refresh":
+                kwargs["refresh_token"] = _authenticate(auth)
+            if body is not None:
+                kwargs["data"] = parse_body(body)
+            elif raw_body:
+                kwargs["data"] = _raw_json()
+            result = view(**kwargs)
+            if isinstance(result, Response):
+                return result
+            if response is None:
+                return Response(status=status)
+            return jsonify(response().dump(result)), status
+
+        wrapper.api_doc = {  # type: ignore[attr-defined]
+            "summary": summary,
+            "body": body,
+            "raw_body": raw_body,
+            "response": response,
+            "status": status,
+            "auth": auth,
+            "errors": list(errors),
+            "tag": tag,
+        }
+        return wrapper
+
+    return decorator
+
+
+def _raw_json() -> dict[str, Any]:
+    if not request.is_json:
+        raise UnsupportedMediaType()
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise InvalidJson()
+    return payload

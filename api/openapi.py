@@ -1,0 +1,116 @@
+"""The OpenAPI 3 description, generated from the ``@endpoint`` declarations."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask
+
+from . import errors as api_errors
+from .schemas import Problem
+
+_SECURITY = {
+    "mfa": "mfaToken",
+    "access": "accessToken",
+    "refresh": "refreshToken",
+}
+_COMMON_ERRORS = ["invalid_json", "unsupported_media_type", "payload_too_large"]
+
+
+def _error_index() -> dict[str, type[api_errors.ApiError]]:
+    index: dict[str, type[api_errors.ApiError]] = {}
+    for value in vars(api_errors).values():
+        if isinstance(value, type) and issubclass(value, api_errors.ApiError):
+            index.setdefault(value.code, value)
+    return index
+
+
+def build_spec(app: Flask) -> dict[str, Any]:
+    """Return the app's OpenAPI document, built once per app."""
+    if "openapi" not in app.extensions:
+        app.extensions["openapi"] = _build(app)
+    return app.extensions["openapi"]
+
+
+def _build(app: Flask) -> dict[str, Any]:
+    spec = APISpec(
+        title="Caf - Mon Compte: authentification",
+        version="1.0.0",
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={
+            "description": "Sign-in API of the Caf « Mon Compte » app. Every error is "
+            "application/problem+json with a stable `code`."
+        },
+    )
+    spec.components.schema("Problem", schema=Problem)
+    for name, description in (
+        ("mfaToken", "Opaque token from POST /auth/login, for the second factor only."),
+        ("accessToken", "JWT access token from a completed sign-in."),
+        ("refreshToken", "Opaque refresh token, single use, for POST /auth/refresh only."),
+    ):
+        spec.components.security_scheme(
+            name, {"type": "http", "scheme": "bearer", "description": description}
+        )
+    index = _error_index()
+    with app.app_context():
+        for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+            view = app.view_functions[rule.endpoint]
+            doc = getattr(view, "api_doc", None)
+            if doc is None:
+                continue
+            path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+            operations = {}
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                operations[method.lower()] = _operation(doc, rule, index)
+            spec.path(
+                path=path,
+                operations=operations,
+                parameters=[
+                    {"in": "path", "name": arg, "required": True, "schema": {"type": "string"}}
+                    for arg in rule.arguments
+                ],
+            )
+    return spec.to_dict()
+
+
+def _operation(doc: dict[str, Any], rule: Any, index: dict) -> dict[str, Any]:
+    success: dict[str, Any] = {"description": "Succès"}
+    if doc["response"] is not None:
+        success["content"] = {"application/json": {"schema": doc["response"]}}
+    responses: dict[str, Any] = {str(doc["status"]): success}
+    by_status: dict[int, list[str]] = {}
+    codes = list(doc["errors"])
+    if doc["body"] is not None or doc["raw_body"]:
+        codes += _COMMON_ERRORS
+    for code in codes:
+        error = index.get(code)
+        if error is not None:
+            by_status.setdefault(error.status, []).append(code)
+    for status, status_codes in sorted(by_status.items()):
+        responses[str(status)] = {
+            "description": "Problème : " + ", ".join(f"`{c}`" for c in sorted(set(status_codes))),
+            "content": {"application/problem+json": {"schema": "Problem"}},
+        }
+    operation: dict[str, Any] = {
+        "summary": doc["summary"],
+        "tags": [doc["tag"]],
+        "operationId": rule.endpoint.replace(".", "_"),
+        "responses": responses,
+    }
+    if doc["body"] is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": doc["body"]}},
+        }
+    elif doc["raw_body"]:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    if doc["auth"]:
+        operation["security"] = [{_SECURITY[doc["auth"]]: []}]
+    return operation

@@ -1,0 +1,166 @@
+"""Request and response shapes (marshmallow). No database access here."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from .clock import isoformat
+from .nir import parse_nir
+from .services.passwords import MAX_LENGTH
+
+_FR = {
+    "required": "Ce champ est obligatoire.",
+    "null": "Ce champ ne peut pas être vide.",
+    "invalid": "Valeur invalide.",
+}
+
+
+def _str(**kwargs) -> fields.String:
+    return fields.String(error_messages=_FR, **kwargs)
+
+
+class Strict(Schema):
+    """Refuse unknown fields: a typo in a client should fail loudly, not be ignored."""
+
+    class Meta:
+        unknown = RAISE
+
+    error_messages = {  # noqa: RUF012 (marshmallow reads this class attribute)
+        "unknown": "Champ inconnu.",
+        "type": "Un objet JSON est attendu.",
+    }
+
+
+class Iso(fields.Field):
+    def _serialize(self, value, attr, obj, **kwargs):
+        return isoformat(value)
+
+
+# --- requests -------------------------------------------------------------------------
+
+NIR_MESSAGE = (
+    "Le numéro de sécurité sociale doit comporter 13 caractères : des chiffres "
+    "(2A ou 2B possibles pour la Corse)."
+)
+
+
+class Nir(fields.Field):
+    """A NIR, loaded in canonical form; one message for every malformed value."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        canonical = parse_nir(value)
+        if canonical is None:
+            raise ValidationError(NIR_MESSAGE)
+        return canonical
+
+
+class LoginRequest(Strict):
+    nir = Nir(required=True, error_messages=_FR)
+    password = _str(
+        required=True,
+        validate=validate.Length(
+            min=1, max=MAX_LENGTH, error="Le mot de passe doit comporter entre 1 et 256 caractères."
+        ),
+    )
+
+
+class VerifyCodeRequest(Strict):
+    code = _str(
+        required=True,
+        validate=validate.Regexp(r"^[0-9]{6}$", error="Le code doit comporter 6 chiffres."),
+    )
+
+
+class ChangePasswordRequest(Strict):
+    current_password = _str(required=True, validate=validate.Length(max=MAX_LENGTH))
+    new_password = _str(required=True)
+
+
+# --- responses ------------------------------------------------------------------------
+
+
+class LoginStarted(Schema):
+    mfa_token = fields.String()
+    expires_in = fields.Integer()
+    methods = fields.List(fields.String())
+    email_hint = fields.String()
+
+
+class CodeSent(Schema):
+    expires_in = fields.Integer()
+    resend_after = fields.Integer()
+    email_hint = fields.String()
+
+
+class TokenPair(Schema):
+    access_token = fields.String()
+    refresh_token = fields.String()
+    token_type = fields.String()
+    expires_in = fields.Integer()
+
+
+class AccountView(Schema):
+    id = fields.String()
+    nir_masked = fields.String()
+    email = fields.String()
+    created_at = Iso()
+    password_changed_at = Iso()
+    authenticators = fields.List(fields.Dict())
+
+
+class MenuItem(Schema):
+    id = fields.String()
+    label = fields.String()
+    description = fields.String()
+    href = fields.String()
+    method = fields.String()
+
+
+class Menu(Schema):
+    items = fields.List(fields.Nested(MenuItem))
+
+
+class SessionView(Schema):
+    id = fields.String()
+    created_at = Iso()
+    last_seen_at = Iso()
+    amr = fields.List(fields.String())
+    user_agent = fields.String(allow_none=True)
+    current = fields.Boolean()
+
+
+class SessionList(Schema):
+    items = fields.List(fields.Nested(SessionView))
+
+
+class ActivityItem(Schema):
+    type = fields.String()
+    at = Iso()
+    detail = fields.String()
+
+
+class ActivityList(Schema):
+    items = fields.List(fields.Nested(ActivityItem))
+
+
+class OutboxItem(Schema):
+    to = fields.String()
+    subject = fields.String()
+    text = fields.String()
+    created_at = Iso()
+
+
+class OutboxList(Schema):
+    items = fields.List(fields.Nested(OutboxItem))
+
+
+class Problem(Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    code = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    attempts_remaining = fields.Integer()
+    retry_after = fields.Integer()
+    reason = fields.String()

@@ -1,0 +1,1 @@
+"""The service layer: sign-in flows callable without an HTTP request."""

@@ -1,0 +1,99 @@
+"""Accounts: creation by operators, lookup by NIR, password changes."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from sqlalchemy import select
+
+from ..clock import utcnow
+from ..errors import InvalidCurrentPassword, ValidationError
+from ..extensions import db
+from ..models import Account
+from ..nir import mask_nir, parse_nir
+from . import activity, mail_templates, mailer, passwords, sessions
+from .client import ClientInfo
+from .keys import keyed_hash
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+def nir_digest(nir: str) -> bytes:
+    """Return the lookup key of a canonical NIR."""
+    return keyed_hash("nir", nir)
+
+
+def find_by_nir(nir: str) -> Account | None:
+    return db.session.scalar(select(Account).where(Account.nir_hash == nir_digest(nir)))
+
+
+def create_account(nir: str, email: str, password: str, *, check_password: bool = True) -> Account:
+    """Create an account; raise :class:`ValidationError` on bad input or a taken NIR."""
+    canonical = parse_nir(nir)
+    if canonical is None:
+        raise ValidationError(errors={"nir": ["Numéro de sécurité sociale invalide."]})
+    email = email.strip()
+    if not _EMAIL.match(email) or len(email) > 254:
+        raise ValidationError(errors={"email": ["Adresse électronique invalide."]})
+    if check_password:
+        passwords.check_new_password(password, nir=canonical)
+    if find_by_nir(canonical) is not None:
+        raise ValidationError(errors={"nir": ["Un compte existe déjà pour ce numéro."]})
+    now = utcnow()
+    account = Account(
+        nir_hash=nir_digest(canonical),
+        nir_masked=mask_nir(canonical),
+        email=email,
+        password_hash=passwords.hash_password(password),
+        # A random WebAuthn user handle: authenticators never learn the NIR.
+        webauthn_user_handle=secrets.token_bytes(32),
+        created_at=now,
+        password_changed_at=now,
+    )
+    db.session.add(account)
+    db.session.commit()
+    return account
+
+
+def set_disabled(nir: str, disabled: bool) -> Account | None:
+    account = find_by_nir(parse_nir(nir) or "")
+    if account is None:
+        return None
+    account.disabled_at = utcnow() if disabled else None
+    if disabled:
+        sessions.revoke_all(account.id, reason="disabled")
+    db.session.commit()
+    return account
+
+
+def change_password(
+    account: Account,
+    current_password: str,
+    new_password: str,
+    *,
+    keep_session_id: str,
+    client: ClientInfo,
+) -> None:
+    """Replace the password, end every other session and tell the account holder."""
+    if not passwords.verify_password(account.password_hash, current_password):
+        raise InvalidCurrentPassword()
+    # The NIR is not stored in clear; check the new password against it by re-deriving
+    # the lookup digest of any 13-character run of the password.
+    _refuse_password_containing_nir(account, new_password)
+    passwords.check_new_password(new_password)
+    now = utcnow()
+    account.password_hash = passwords.hash_password(new_password)
+    account.password_changed_at = now
+    sessions.revoke_all(account.id, reason="password_changed", except_session_id=keep_session_id)
+    activity.record("password_changed", account.id, client)
+    mailer.queue(account.email, mail_templates.password_changed(now))
+    db.session.commit()
+
+
+def _refuse_password_containing_nir(account: Account, password: str) -> None:
+    compact = re.sub(r"\s+", "", passwords.normalize(password)).upper()
+    for start in range(0, max(0, len(compact) - 12)):
+        candidate = parse_nir(compact[start : start + 13])
+        if candidate and nir_digest(candidate) == account.nir_hash:
+            passwords.check_new_password(password, nir=candidate)

@@ -1,0 +1,82 @@
+"""Security events: recorded for audit, shown to the account holder in French."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from ..clock import utcnow
+from ..extensions import db
+from ..models import SecurityEvent
+from .client import ClientInfo
+
+_METHODS = {
+    "otp": "avec le code reçu par courriel",
+    "webauthn": "avec la biométrie de votre téléphone",
+}
+
+# What the person reads in "Mon activité". Placeholders come from the event's data,
+# which never holds a secret.
+_LABELS: dict[str, str] = {
+    "sign_in": "Connexion à votre compte {method}.",
+    "password_failed": "Mot de passe incorrect lors d'une tentative de connexion.",
+    "login_locked": "Connexion bloquée pendant {minutes} minutes après plusieurs essais.",
+    "code_sent": "Un code de connexion a été envoyé à votre adresse électronique.",
+    "code_failed": "Un code de connexion incorrect a été saisi.",
+    "code_locked": "Code de connexion bloqué après trop d'essais incorrects.",
+    "password_changed": "Votre mot de passe a été modifié.",
+    "session_ended": "Une session a été fermée.",
+    "signed_out": "Vous vous êtes déconnecté.",
+    "token_reused": "Une session a été fermée par sécurité (jeton déjà utilisé).",
+    "authenticator_added": "Appareil « {name} » associé pour la connexion biométrique.",
+    "authenticator_renamed": "Appareil renommé en « {name} ».",
+    "authenticator_removed": "Appareil « {name} » retiré de la connexion biométrique.",
+    "webauthn_failed": "Échec d'une connexion biométrique.",
+    "counter_regression": (
+        "Appareil « {name} » bloqué : il semble avoir été copié. "
+        "Il ne peut plus servir à vous connecter."
+    ),
+}
+
+
+def record(
+    event_type: str,
+    account_id: str | None,
+    client: ClientInfo | None = None,
+    **data: Any,
+) -> SecurityEvent:
+    """Add a security event to the current database transaction."""
+    client = client or ClientInfo()
+    event = SecurityEvent(
+        account_id=account_id,
+        type=event_type,
+        created_at=utcnow(),
+        ip=client.ip,
+        user_agent=client.user_agent,
+        data=data,
+    )
+    db.session.add(event)
+    return event
+
+
+def describe(event: SecurityEvent) -> str:
+    """Return the French sentence shown for ``event``."""
+    template = _LABELS.get(event.type, "Événement de sécurité.")
+    values = dict(event.data or {})
+    values["method"] = _METHODS.get(values.get("method", ""), "")
+    try:
+        return template.format(**values).replace("  ", " ").replace(" .", ".")
+    except (KeyError, IndexError):
+        return template.split("{")[0].strip()
+
+
+def recent_activity(account_id: str, limit: int = 50) -> list[SecurityEvent]:
+    """Return the account's events, newest first."""
+    query = (
+        select(SecurityEvent)
+        .where(SecurityEvent.account_id == account_id)
+        .order_by(SecurityEvent.created_at.desc(), SecurityEvent.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))

@@ -1,0 +1,192 @@
+"""The emailed 6-digit code: "Envoyer le code" and its verification.
+
+A code is random (CSPRNG), stored only as an HMAC bound to its login transaction,
+valid ``OTP_TTL_SECONDS``, good for one success and ``OTP_MAX_ATTEMPTS`` wrong tries.
+A resend voids the previous code; the transaction's failure count is never reset, and
+past ``OTP_MAX_FAILURES_PER_LOGIN`` the whole sign-in must start over. Sends are
+throttled per account (cooldown and hourly cap) so nobody can mail-bomb a person.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from ..clock import utcnow
+from ..errors import OtpExpired, OtpInvalid, OtpLocked, RateLimited, TokenInvalid
+from ..extensions import db
+from ..models import Account, EmailCode, LoginTransaction
+from ..nir import mask_email
+from . import activity, login, mail_templates, mailer, tokens
+from .client import ClientInfo
+from .keys import keyed_hash, new_code, same
+
+HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class CodeSent:
+    expires_in: int
+    resend_after: int
+    email_hint: str
+
+
+def _code_hmac(transaction_id: str, code: str) -> bytes:
+    # Binding the transaction id into the MAC makes a code useless in any other sign-in.
+    return keyed_hash("otp", f"{transaction_id}:{code}")
+
+
+def send_code(transaction: LoginTransaction, client: ClientInfo) -> CodeSent:
+    """Email a fresh code for ``transaction``, voiding any earlier one."""
+    config = current_app.config
+    now = utcnow()
+    # Row lock: two nodes handling two clicks at once still honour one cooldown.
+    account = db.session.execute(
+        select(Account).where(Account.id == transaction.account_id).with_for_update()
+    ).scalar_one()
+    _check_send_allowed(account, now)
+
+    db.session.execute(
+        update(EmailCode)
+        .where(
+            EmailCode.transaction_id == transaction.id,
+            EmailCode.used_at.is_(None),
+            EmailCode.voided_at.is_(None),
+        )
+        .values(voided_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    code = new_code()
+    ttl = config["OTP_TTL_SECONDS"]
+    db.session.add(
+        EmailCode(
+            transaction_id=transaction.id,
+            account_id=account.id,
+            code_hmac=_code_hmac(transaction.id, code),
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+            attempts=0,
+        )
+    )
+    account.last_code_sent_at = now
+    mailer.queue(account.email, mail_templates.sign_in_code(code, ttl))
+    activity.record("code_sent", account.id, client)
+    db.session.commit()
+    return CodeSent(
+        expires_in=ttl,
+        resend_after=config["OTP_RESEND_SECONDS"],
+        email_hint=mask_email(account.email),
+    )
+
+
+def _check_send_allowed(account: Account, now) -> None:
+    config = current_app.config
+    if account.last_code_sent_at is not None:
+        wait = config["OTP_RESEND_SECONDS"] - (now - account.last_code_sent_at).total_seconds()
+        if wait > 0:
+            _refuse_send(math.ceil(wait))
+    sent_last_hour, oldest = db.session.execute(
+        select(func.count(EmailCode.id), func.min(EmailCode.created_at)).where(
+            EmailCode.account_id == account.id, EmailCode.created_at > now - HOUR
+        )
+    ).one()
+    if sent_last_hour >= config["OTP_HOURLY_CAP"]:
+        _refuse_send(max(1, math.ceil((oldest + HOUR - now).total_seconds())))
+
+
+def _refuse_send(wait: int) -> None:
+    db.session.rollback()
+    minutes = max(1, math.ceil(wait / 60))
+    detail = (
+        f"Un code vient d'être envoyé. Vous pourrez en demander un nouveau dans {wait} secondes."
+        if wait <= 60
+        else f"Trop de codes demandés. Vous pourrez en demander un nouveau dans {minutes} minutes."
+    )
+    raise RateLimited(detail, headers={"Retry-After": str(wait)}, retry_after=wait)
+
+
+def verify_code(transaction: LoginTransaction, code: str, client: ClientInfo) -> tokens.TokenPair:
+    """Check ``code``; on success complete the sign-in and return the first token pair."""
+    config = current_app.config
+    max_attempts = config["OTP_MAX_ATTEMPTS"]
+    now = utcnow()
+    current = db.session.scalar(
+        select(EmailCode)
+        .where(EmailCode.transaction_id == transaction.id, EmailCode.voided_at.is_(None))
+        .order_by(EmailCode.created_at.desc())
+        .limit(1)
+    )
+    if current is None:
+        raise OtpExpired("Aucun code n'a été envoyé. Cliquez sur « Envoyer le code ».")
+    if current.used_at is not None:
+        raise TokenInvalid()
+    if current.attempts >= max_attempts:
+        raise OtpLocked()
+    if current.expires_at <= now:
+        raise OtpExpired()
+
+    if not same(_code_hmac(transaction.id, code), current.code_hmac):
+        _record_wrong_code(transaction, current, client)
+
+    # Spend the code with a conditional UPDATE: of concurrent correct submissions,
+    # exactly one changes the row; the others see it used and fail.
+    spent = db.session.execute(
+        update(EmailCode)
+        .where(
+            EmailCode.id == current.id,
+            EmailCode.used_at.is_(None),
+            EmailCode.voided_at.is_(None),
+            EmailCode.attempts < max_attempts,
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:
+        db.session.rollback()
+        raise TokenInvalid()
+    login.complete_transaction(transaction)
+    account = db.session.get(Account, transaction.account_id)
+    pair = tokens.issue_for_new_session(account, ["pwd", "otp"], client)
+    activity.record("sign_in", account.id, client, method="otp")
+    db.session.commit()
+    return pair
+
+
+def _record_wrong_code(
+    transaction: LoginTransaction, current: EmailCode, client: ClientInfo
+) -> None:
+    config = current_app.config
+    max_attempts = config["OTP_MAX_ATTEMPTS"]
+    attempts = db.session.execute(
+        update(EmailCode)
+        .where(EmailCode.id == current.id)
+        .values(attempts=EmailCode.attempts + 1)
+        .returning(EmailCode.attempts)
+    ).scalar_one()
+    failures = db.session.execute(
+        update(LoginTransaction)
+        .where(LoginTransaction.id == transaction.id)
+        .values(otp_failures=LoginTransaction.otp_failures + 1)
+        .returning(LoginTransaction.otp_failures)
+    ).scalar_one()
+    account_id = transaction.account_id
+    activity.record("code_failed", account_id, client)
+    if failures >= config["OTP_MAX_FAILURES_PER_LOGIN"]:
+        # Too many wrong codes over several resends: this sign-in is over.
+        db.session.execute(
+            update(LoginTransaction)
+            .where(LoginTransaction.id == transaction.id)
+            .values(expires_at=utcnow())
+        )
+    if attempts >= max_attempts:
+        activity.record("code_locked", account_id, client)
+        account = db.session.get(Account, account_id)
+        mailer.queue(account.email, mail_templates.second_factor_failed(utcnow()))
+        db.session.commit()
+        raise OtpLocked()
+    db.session.commit()
+    raise OtpInvalid(attempts_remaining=max_attempts - attempts)

@@ -1,0 +1,138 @@
+"""The French emails the service sends, in plain text and HTML.
+
+Plain words for people with little digital experience; every message says what to do
+if the person did not ask for it, and none carries a link to click.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from zoneinfo import ZoneInfo
+
+_PARIS = ZoneInfo("Europe/Paris")
+
+_WARNING = (
+    "Attention ! En aucun cas, un conseiller de la Caf ne vous demandera ce code, "
+    "ni par téléphone, ni par courriel, ni par SMS. Ne le communiquez à personne."
+)
+_NOT_YOU = (
+    "Si vous n'êtes pas à l'origine de cette action, changez votre mot de passe depuis "
+    "l'appli Caf - Mon Compte (menu « Gérer mon compte ») ou contactez votre Caf."
+)
+_SIGNATURE = "Votre Caf\n\nCe message est envoyé automatiquement, merci de ne pas y répondre."
+
+
+@dataclass(frozen=True)
+class MailMessage:
+    subject: str
+    text: str
+    html: str
+
+
+def _paris(moment: datetime) -> str:
+    local = moment.astimezone(_PARIS)
+    return local.strftime("%d/%m/%Y à %Hh%M")
+
+
+def _render(subject: str, paragraphs: list[str], highlight: str | None = None) -> MailMessage:
+    text_parts = ["Bonjour,", *paragraphs, _SIGNATURE]
+    if highlight:
+        text_parts.insert(2, highlight)
+    html_parts = ["<p>Bonjour,</p>"]
+    for index, paragraph in enumerate(paragraphs):
+        html_parts.append(f"<p>{escape(paragraph)}</p>")
+        if highlight and index == 0:
+            html_parts.append(
+                '<p style="font-size:28px;font-weight:bold;letter-spacing:6px">'
+                f"{escape(highlight)}</p>"
+            )
+    html_parts.append(
+        "<p>Votre Caf</p><p><small>Ce message est envoyé automatiquement, "
+        "merci de ne pas y répondre.</small></p>"
+    )
+    html = (
+        '<!doctype html><html lang="fr"><head><meta charset="utf-8">'
+        f"<title>{escape(subject)}</title></head><body>{''.join(html_parts)}</body></html>"
+    )
+    return MailMessage(subject=subject, text="\n\n".join(text_parts) + "\n", html=html)
+
+
+def sign_in_code(code: str, ttl_seconds: int) -> MailMessage:
+    minutes = max(1, ttl_seconds // 60)
+    return _render(
+        "Votre code de connexion à Mon Compte",
+        [
+            "Voici votre code de vérification pour vous connecter à votre espace Mon Compte :",
+            f"Ce code est valable {minutes} minutes et ne peut servir qu'une seule fois.",
+            _WARNING,
+            "Si vous n'avez pas demandé ce code, quelqu'un connaît peut-être votre mot de "
+            "passe : changez-le dès que possible.",
+        ],
+        highlight=code,
+    )
+
+
+def password_changed(at: datetime) -> MailMessage:
+    return _render(
+        "Votre mot de passe Mon Compte a été modifié",
+        [
+            f"Le mot de passe de votre espace Mon Compte a été modifié le {_paris(at)}.",
+            "Par sécurité, vos autres connexions ont été fermées.",
+            _NOT_YOU,
+        ],
+    )
+
+
+def login_locked(minutes: int) -> MailMessage:
+    return _render(
+        "Connexion à Mon Compte bloquée temporairement",
+        [
+            "Plusieurs mots de passe incorrects ont été saisis pour votre compte. Par sécurité, "
+            f"la connexion est bloquée pendant {minutes} minutes.",
+            "Si c'était vous, patientez puis réessayez. Si vous avez oublié votre mot de passe, "
+            "utilisez « Mot de passe oublié » sur la page de connexion.",
+            _NOT_YOU,
+        ],
+    )
+
+
+def second_factor_failed(at: datetime) -> MailMessage:
+    return _render(
+        "Tentative de connexion à votre compte",
+        [
+            f"Le {_paris(at)}, une personne a saisi votre mot de passe correctement, "
+            "puis plusieurs codes de vérification incorrects.",
+            "Si ce n'était pas vous, votre mot de passe est connu d'une autre personne : "
+            "changez-le dès maintenant.",
+            _WARNING.replace("ce code", "votre code"),
+        ],
+    )
+
+
+def authenticator_added(name: str, at: datetime) -> MailMessage:
+    return _render(
+        "Nouvel appareil associé à votre compte",
+        [
+            f"L'appareil « {name} » a été associé à votre espace Mon Compte le {_paris(at)} "
+            "pour la connexion biométrique (empreinte digitale ou reconnaissance faciale).",
+            "Si c'était vous, vous n'avez rien à faire.",
+            "Si ce n'était pas vous, retirez cet appareil depuis le menu « Gérer mon compte », "
+            "puis changez votre mot de passe.",
+        ],
+    )
+
+
+def counter_regression(name: str, at: datetime) -> MailMessage:
+    return _render(
+        "Un appareil associé à votre compte a été bloqué",
+        [
+            f"Le {_paris(at)}, une connexion biométrique avec l'appareil « {name} » a été "
+            "refusée : cet appareil semble avoir été copié. Il ne peut plus servir à vous "
+            "connecter.",
+            "Vous pouvez toujours vous connecter avec le code reçu par courriel, puis "
+            "associer à nouveau votre téléphone.",
+            _NOT_YOU,
+        ],
+    )

@@ -1,0 +1,128 @@
+"""Password hashing (argon2id) and the policy for new passwords.
+
+Parameters follow OWASP's argon2id minimum (m=19456 KiB, t=2, p=1). Input is
+NFKC-normalised (NIST SP 800-63B) and length-capped before hashing, never truncated:
+an over-long password is refused, so hashing cost stays bounded.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+from importlib import resources
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+
+from ..errors import WeakPassword
+
+MIN_LENGTH = 8
+MAX_LENGTH = 256
+CONTEXT_WORDS = ("caf", "moncompte", "mon compte", "allocataire", "motdepasse")
+
+
+def normalize(password: str) -> str:
+    return unicodedata.normalize("NFKC", password)
+
+
+def _hasher() -> PasswordHasher:
+    config = current_app.config
+    return _hasher_for(
+        config["ARGON2_TIME_COST"], config["ARGON2_MEMORY_KIB"], config["ARGON2_PARALLELISM"]
+    )
+
+
+@cache
+def _hasher_for(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
+    )
+
+
+def hash_password(password: str) -> str:
+    """Return the argon2id hash of a password that already passed the length cap."""
+    return _hasher().hash(normalize(password))
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Check ``password`` against ``password_hash``; never raises on a mismatch."""
+    if len(password) > MAX_LENGTH:
+        return False
+    try:
+        return _hasher().verify(password_hash, normalize(password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher().check_needs_rehash(password_hash)
+
+
+def burn_verify_time(password: str) -> None:
+    """Spend the time of one real verification, so unknown accounts answer as fast as known ones."""
+    verify_password(_dummy_hash(), password)
+
+
+def _dummy_hash() -> str:
+    config = current_app.config
+    key = (config["ARGON2_TIME_COST"], config["ARGON2_MEMORY_KIB"], config["ARGON2_PARALLELISM"])
+    return _dummy_hash_for(*key)
+
+
+@cache
+def _dummy_hash_for(time_cost: int, memory_kib: int, parallelism: int) -> str:
+    return _hasher_for(time_cost, memory_kib, parallelism).hash("dummy password, never valid")
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """Load the shipped list of commonly used passwords."""
+    text = resources.files("api").joinpath("data/common-passwords.txt").read_text("utf-8")
+    return frozenset(
+        line.strip().lower()
+        for line in text.splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+
+
+def check_new_password(password: str, *, nir: str | None = None) -> None:
+    """Raise :class:`WeakPassword` with a French reason when ``password`` is unfit.
+
+    No composition rules (NIST SP 800-63B): only length, a list of known passwords
+    and words tied to this service or this person.
+    """
+    length = len(normalize(password))
+    if length < MIN_LENGTH:
+        raise WeakPassword(
+            f"Votre mot de passe doit contenir au moins {MIN_LENGTH} caractères.",
+            reason="too_short",
+        )
+    if length > MAX_LENGTH:
+        raise WeakPassword(
+            f"Votre mot de passe ne doit pas dépasser {MAX_LENGTH} caractères.",
+            reason="too_long",
+        )
+    lowered = normalize(password).lower()
+    compact = re.sub(r"\s+", "", lowered)
+    if nir and (nir.lower() in compact or nir[:7].lower() in compact):
+        raise WeakPassword(
+            "Votre mot de passe ne doit pas contenir votre numéro de sécurité sociale.",
+            reason="contains_nir",
+        )
+    letters = re.sub(r"[^a-zà-ÿ]", "", compact)
+    if compact in common_passwords() or letters in common_passwords():
+        raise WeakPassword(
+            "Ce mot de passe est trop courant et facile à deviner. Choisissez-en un autre.",
+            reason="common",
+        )
+    if any(word.replace(" ", "") == letters for word in CONTEXT_WORDS) or "moncompte" in compact:
+        raise WeakPassword(
+            "Votre mot de passe ne doit pas reprendre le nom du service (Caf, Mon Compte).",
+            reason="context_word",
+        )
+    if len(set(compact)) < 3:
+        raise WeakPassword(
+            "Votre mot de passe répète trop les mêmes caractères.", reason="repetitive"
+        )

@@ -1,0 +1,99 @@
+"""Sessions: one row per completed sign-in, the unit of revocation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from ..clock import utcnow
+from ..errors import NotFound
+from ..extensions import db
+from ..models import Account, AuthSession
+from . import activity
+from .client import ClientInfo
+
+# Writing last_seen_at on every request would turn every read into a write.
+LAST_SEEN_GRANULARITY = timedelta(seconds=60)
+
+
+def start_session(account: Account, amr: list[str], client: ClientInfo) -> AuthSession:
+    """Open a session for a completed sign-in (added to the current transaction)."""
+    now = utcnow()
+    session = AuthSession(
+        account_id=account.id,
+        amr=amr,
+        auth_time=now,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL_SECONDS"]),
+        ip=client.ip,
+        user_agent=client.user_agent,
+    )
+    db.session.add(session)
+    db.session.flush()
+    return session
+
+
+def touch(session: AuthSession) -> None:
+    now = utcnow()
+    if now - session.last_seen_at >= LAST_SEEN_GRANULARITY:
+        session.last_seen_at = now
+        db.session.commit()
+
+
+def revoke_all(account_id: str, *, reason: str, except_session_id: str | None = None) -> int:
+    """End every live session of an account, but ``except_session_id``."""
+    query = update(AuthSession).where(
+        AuthSession.account_id == account_id, AuthSession.revoked_at.is_(None)
+    )
+    if except_session_id is not None:
+        query = query.where(AuthSession.id != except_session_id)
+    result = db.session.execute(
+        query.values(revoked_at=utcnow(), revoked_reason=reason).execution_options(
+            synchronize_session=False
+        )
+    )
+    return result.rowcount
+
+
+def revoke(session_id: str, *, reason: str) -> bool:
+    """End one session at once; return False when it was already ended."""
+    result = db.session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def sign_out(session: AuthSession, client: ClientInfo) -> None:
+    revoke(session.id, reason="signed_out")
+    activity.record("signed_out", session.account_id, client)
+    db.session.commit()
+
+
+def list_sessions(account_id: str) -> list[AuthSession]:
+    now = utcnow()
+    query = (
+        select(AuthSession)
+        .where(
+            AuthSession.account_id == account_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > now,
+        )
+        .order_by(AuthSession.last_seen_at.desc())
+    )
+    return list(db.session.scalars(query))
+
+
+def end_session(account_id: str, session_id: str, client: ClientInfo) -> None:
+    """End one of the account's own sessions; another account's is "not found"."""
+    session = db.session.get(AuthSession, session_id)
+    if session is None or session.account_id != account_id or session.revoked_at is not None:
+        raise NotFound("Cette session n'existe pas ou est déjà fermée.")
+    revoke(session.id, reason="ended_by_user")
+    activity.record("session_ended", account_id, client)
+    db.session.commit()

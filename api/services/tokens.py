@@ -1,0 +1,146 @@
+"""Token issuance and checks: JWT access tokens, opaque rotating refresh tokens.
+
+Access tokens are short-lived JWTs whose claims never hold personal data; each request
+also checks the session row, so sign-out and revocation take effect at once. Refresh
+tokens are opaque 256-bit secrets stored hashed, single use: presenting a spent one
+means it was copied, and the whole session is ended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import jwt as pyjwt
+from flask import current_app
+from flask_jwt_extended import create_access_token, decode_token
+from sqlalchemy import update
+
+from ..clock import utcnow
+from ..errors import TokenExpired, TokenInvalid, TokenReused
+from ..extensions import db
+from ..models import Account, AuthSession, RefreshToken
+from . import activity, sessions
+from .client import ClientInfo
+from .keys import keyed_hash, new_token
+
+REFRESH_PREFIX = "rt"
+# Headers that would let a token choose its own key or algorithm are refused outright.
+_ALLOWED_HEADERS = {"alg", "typ"}
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str = "Bearer"  # noqa: S105 (the scheme name)
+
+
+def issue_for_new_session(account: Account, amr: list[str], client: ClientInfo) -> TokenPair:
+    """Open a session and return its first token pair (added to the current transaction)."""
+    session = sessions.start_session(account, amr, client)
+    return _issue(session)
+
+
+def _issue(session: AuthSession) -> TokenPair:
+    config = current_app.config
+    now = utcnow()
+    ttl = config["ACCESS_TOKEN_TTL_SECONDS"]
+    access = create_access_token(
+        identity=session.account_id,
+        additional_claims={
+            "sid": session.id,
+            "amr": list(session.amr),
+            "auth_time": int(session.auth_time.timestamp()),
+        },
+        expires_delta=timedelta(seconds=ttl),
+    )
+    refresh = new_token(REFRESH_PREFIX)
+    refresh_ttl = timedelta(seconds=config["REFRESH_TOKEN_TTL_SECONDS"])
+    db.session.add(
+        RefreshToken(
+            token_hash=keyed_hash("refresh", refresh),
+            session_id=session.id,
+            created_at=now,
+            expires_at=now + refresh_ttl,
+        )
+    )
+    # Sliding lifetime: the session lives as long as its newest refresh token.
+    session.expires_at = now + refresh_ttl
+    return TokenPair(access_token=access, refresh_token=refresh, expires_in=ttl)
+
+
+def rotate_refresh_token(token: str, client: ClientInfo) -> TokenPair:
+    """Spend ``token`` and return a new pair; a second use ends the session."""
+    digest = keyed_hash("refresh", token)
+    row = db.session.get(RefreshToken, digest)
+    if row is None:
+        raise TokenInvalid()
+    session = db.session.get(AuthSession, row.session_id)
+    if session is None or session.revoked_at is not None:
+        raise TokenInvalid()
+    now = utcnow()
+    if row.used_at is not None:
+        _end_for_reuse(session, client)
+    if row.expires_at <= now:
+        raise TokenExpired()
+    # The conditional UPDATE is the atomic "spend": of two racing requests, one wins.
+    spent = db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.token_hash == digest, RefreshToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:
+        db.session.rollback()
+        _end_for_reuse(session, client)
+    session.last_seen_at = now
+    pair = _issue(session)
+    db.session.commit()
+    return pair
+
+
+def _end_for_reuse(session: AuthSession, client: ClientInfo) -> None:
+    sessions.revoke(session.id, reason="token_reused")
+    activity.record("token_reused", session.account_id, client)
+    db.session.commit()
+    raise TokenReused()
+
+
+@dataclass(frozen=True)
+class Principal:
+    account: Account
+    session: AuthSession
+    claims: dict
+
+
+def authenticate_access_token(token: str) -> Principal:
+    """Return who holds ``token``; raise a 401 error for anything but a live access token."""
+    try:
+        header = pyjwt.get_unverified_header(token)
+    except pyjwt.PyJWTError:
+        raise TokenInvalid() from None
+    if header.get("alg") != current_app.config["JWT_ALGORITHM"] or set(header) - _ALLOWED_HEADERS:
+        raise TokenInvalid()
+    try:
+        claims = decode_token(token)
+    except pyjwt.ExpiredSignatureError:
+        raise TokenExpired() from None
+    except Exception:  # any decoding problem is the same refusal for the client
+        raise TokenInvalid() from None
+    if claims.get("type") != "access" or not isinstance(claims.get("sid"), str):
+        raise TokenInvalid()
+    session = db.session.get(AuthSession, claims["sid"])
+    if (
+        session is None
+        or session.revoked_at is not None
+        or session.account_id != claims.get("sub")
+        or session.expires_at <= utcnow()
+    ):
+        raise TokenInvalid()
+    account = db.session.get(Account, session.account_id)
+    if account is None or account.disabled_at is not None:
+        raise TokenInvalid()
+    sessions.touch(session)
+    return Principal(account=account, session=session, claims=claims)

@@ -1,0 +1,5 @@
+"""Gunicorn and ``flask --app wsgi`` entry point."""
+
+from api import create_app
+
+app = create_app()
