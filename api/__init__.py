@@ -53,9 +53,6 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 def _register_blueprints(app: Flask, settings: Settings) -> None:
     from .blueprints import account, auth, dev, ops
 
-    # Generous per-address limits: France Services counters sign many people in from one
-    # address. The real brute-force defence is the per-NIR lockout in the database.
-    limiter.limit(lambda: current_app.config["RATELIMIT_PER_IP"])(auth.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(ops.bp)

@@ -170,7 +170,8 @@ class Settings:
             "JWT_TOKEN_LOCATION": ["headers"],
             "RATELIMIT_STORAGE_URI": self.RATELIMIT_STORAGE_URI,
             "RATELIMIT_KEY_PREFIX": self.RATELIMIT_KEY_PREFIX,
-            "RATELIMIT_HEADERS_ENABLED": True,
+            # Off: its Retry-After would overwrite the precise one of our own 429s.
+            "RATELIMIT_HEADERS_ENABLED": False,
             # A Redis outage must not take sign-in down: limits fall back to process memory
             # while the per-NIR lockout, which lives in the database, keeps holding.
             "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,

@@ -7,6 +7,8 @@ ever placed in an error: details are fixed sentences, never echoes of the input.
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any, ClassVar
 
 from flask import Flask, Response, json
@@ -245,6 +247,15 @@ def problem_response(error: ApiError) -> Response:
     return response
 
 
+def _limiter_retry_after() -> int:
+    from .extensions import limiter
+
+    current = limiter.current_limit
+    if current is None:
+        return 60
+    return max(1, math.ceil(current.reset_at - time.time()))
+
+
 def register_error_handlers(app: Flask) -> None:
     """Make every error leave the app as problem+json."""
 
@@ -265,11 +276,7 @@ def register_error_handlers(app: Flask) -> None:
         if error.code == 405 and error.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
         if error.code == 429:
-            retry_after = getattr(error, "retry_after", None)
-            limit = getattr(error, "limit", None)
-            if retry_after is None and limit is not None:
-                retry_after = 60
-            response.headers.setdefault("Retry-After", str(retry_after or 60))
+            response.headers["Retry-After"] = str(_limiter_retry_after())
         return response
 
     @app.errorhandler(Exception)

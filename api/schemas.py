@@ -55,7 +55,7 @@ class Nir(fields.Field):
 
 
 class LoginRequest(Strict):
-    nir = Nir(required=True, error_messages=_FR)
+    nir = Nir(required=True, error_messages={**_FR, "null": NIR_MESSAGE})
     password = _str(
         required=True,
         validate=validate.Length(

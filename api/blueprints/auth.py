@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from .. import schemas
+from ..extensions import limiter
 from ..http import client_info, endpoint
 from ..services import email_code, login, sessions, tokens
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
+
+# Generous per-address limits: France Services counters sign many people in from one
+# address. The real brute-force defence is the per-NIR lockout in the database.
+limiter.limit(lambda: current_app.config["RATELIMIT_PER_IP"])(bp)
 
 
 @bp.post("/login")

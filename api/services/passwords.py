@@ -20,7 +20,7 @@ from ..errors import WeakPassword
 
 MIN_LENGTH = 8
 MAX_LENGTH = 256
-CONTEXT_WORDS = ("caf", "moncompte", "mon compte", "allocataire", "motdepasse")
+CONTEXT_WORDS = ("caf", "moncompte", "mon compte", "allocataire", "allocataires")
 
 
 def normalize(password: str) -> str:
@@ -112,15 +112,15 @@ def check_new_password(password: str, *, nir: str | None = None) -> None:
             reason="contains_nir",
         )
     letters = re.sub(r"[^a-zà-ÿ]", "", compact)
-    if compact in common_passwords() or letters in common_passwords():
-        raise WeakPassword(
-            "Ce mot de passe est trop courant et facile à deviner. Choisissez-en un autre.",
-            reason="common",
-        )
     if any(word.replace(" ", "") == letters for word in CONTEXT_WORDS) or "moncompte" in compact:
         raise WeakPassword(
             "Votre mot de passe ne doit pas reprendre le nom du service (Caf, Mon Compte).",
             reason="context_word",
+        )
+    if compact in common_passwords() or letters in common_passwords():
+        raise WeakPassword(
+            "Ce mot de passe est trop courant et facile à deviner. Choisissez-en un autre.",
+            reason="common",
         )
     if len(set(compact)) < 3:
         raise WeakPassword(

@@ -1,0 +1,157 @@
+"""HTTP hygiene: problem+json everywhere, limits, headers, health and OpenAPI."""
+
+from __future__ import annotations
+
+import pytest
+
+from api import create_app
+from tests.conftest import bearer, make_settings
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == PROBLEM
+    body = response.json
+    assert {"type", "title", "status", "detail", "code"} <= set(body)
+    assert body["status"] == status and body["code"] == code
+    return body
+
+
+def test_unknown_path_is_a_problem(client):
+    assert_problem(client.get("/api/v1/nothing-here"), 404, "not_found")
+
+
+def test_wrong_method_is_a_problem(client):
+    response = client.get("/api/v1/auth/login")
+    assert_problem(response, 405, "method_not_allowed")
+    assert "POST" in response.headers["Allow"]
+
+
+def test_body_over_the_cap_is_a_problem(client):
+    response = client.post(
+        "/api/v1/auth/login", data=b"{" + b" " * 70_000 + b"}", content_type="application/json"
+    )
+    assert_problem(response, 413, "payload_too_large")
+
+
+def test_missing_body_is_a_problem(client):
+    assert_problem(client.post("/api/v1/auth/login"), 415, "unsupported_media_type")
+
+
+def test_non_json_body_is_a_problem(client):
+    response = client.post(
+        "/api/v1/auth/login",
+        data="nir=1&password=2",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert_problem(response, 415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize("body", [b"{", b"[1, 2", b"\xff\xfe", b"nul"])
+def test_malformed_json_is_a_problem(client, body):
+    response = client.post("/api/v1/auth/login", data=body, content_type="application/json")
+    assert_problem(response, 400, "invalid_json")
+
+
+@pytest.mark.parametrize("body", [b"[]", b'"texte"', b"3", b"null"])
+def test_json_that_is_not_an_object_is_a_validation_error(client, body):
+    response = client.post("/api/v1/auth/login", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json["code"] in {"validation_error", "invalid_json"}
+
+
+def test_details_are_french(client):
+    body = client.get("/nowhere").json
+    assert body["detail"] == "La ressource demandée n'existe pas."
+
+
+def test_security_headers(client):
+    response = client.get("/healthz")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Request-ID"]
+    api = client.post("/api/v1/auth/login", json={})
+    assert api.headers["Cache-Control"] == "no-store"
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+    assert client.get("/readyz").json == {"status": "ready", "database": "ok"}
+
+
+def test_readiness_fails_without_a_database(tmp_path, smtp, redis_prefix):
+    settings = make_settings("postgresql+psycopg://127.0.0.1:1/none", smtp.port, redis_prefix)
+    app = create_app(settings)
+    response = app.test_client().get("/readyz")
+    assert_problem(response, 503, "service_unavailable")
+    assert response.headers["Retry-After"]
+    sign_in = app.test_client().post(
+        "/api/v1/auth/login", json={"nir": "1850575123456", "password": "x"}
+    )
+    assert_problem(sign_in, 503, "service_unavailable")
+
+
+def test_openapi_describes_every_endpoint_and_error(client, app):
+    spec = client.get("/api/v1/openapi.json").json
+    assert spec["openapi"].startswith("3.")
+    paths = spec["paths"]
+    for path, method in [
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/auth/otp", "post"),
+        ("/api/v1/auth/otp/verify", "post"),
+        ("/api/v1/auth/refresh", "post"),
+        ("/api/v1/auth/logout", "post"),
+        ("/api/v1/account", "get"),
+        ("/api/v1/account/menu", "get"),
+        ("/api/v1/account/password", "put"),
+        ("/api/v1/account/sessions", "get"),
+        ("/api/v1/account/sessions/{session_id}", "delete"),
+        ("/api/v1/account/activity", "get"),
+    ]:
+        assert method in paths[path], (path, method)
+    login = paths["/api/v1/auth/login"]["post"]
+    assert {"200", "400", "401", "429"} <= set(login["responses"])
+    assert "too_many_attempts" in login["responses"]["429"]["description"]
+    assert paths["/api/v1/auth/otp/verify"]["post"]["security"] == [{"mfaToken": []}]
+    assert "Problem" in spec["components"]["schemas"]
+
+
+def test_dev_outbox_is_there_in_development_only(
+    tmp_path, smtp, redis_prefix, client, auth, account
+):
+    auth.send_code(auth.start(account))
+    items = client.get(f"/api/v1/dev/outbox?to={account.email}").json["items"]
+    assert items[0]["subject"] == "Votre code de connexion à Mon Compte"
+    assert {"to", "subject", "text", "created_at"} == set(items[0])
+
+    production = make_settings(
+        f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        smtp.port,
+        redis_prefix,
+        APP_ENV="testing",
+    )
+    production.APP_ENV = "production"  # bypass start-up checks to look at routing only
+    prod_app = create_app(production)
+    assert prod_app.test_client().get("/api/v1/dev/outbox?to=x@y.fr").status_code == 404
+
+
+def test_per_address_limit_is_generous_but_present(app, client):
+    app.config["RATELIMIT_PER_IP"] = "3 per minute"
+    statuses = [
+        client.post(
+            "/api/v1/auth/login", json={"nir": "1850575000999", "password": "x"}
+        ).status_code
+        for _ in range(4)
+    ]
+    assert statuses[:3] == [401] * 3
+    limited = client.post("/api/v1/auth/login", json={})
+    assert_problem(limited, 429, "rate_limited")
+    assert int(limited.headers["Retry-After"]) >= 1
+
+
+def test_access_token_reaches_nothing_it_should_not(client, signed_in):
+    response = client.get("/api/v1/dev/outbox", headers=bearer(signed_in["access_token"]))
+    assert_problem(response, 400, "validation_error")

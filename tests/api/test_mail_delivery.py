@@ -1,0 +1,58 @@
+"""The outbox: a mail-server outage loses nothing, and each message goes out once."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from api.extensions import db
+from api.models import OutboxMail
+from tests.conftest import SmtpSink
+
+
+def test_code_request_succeeds_while_smtp_is_down_and_mail_follows(
+    app, auth, account, smtp, runner, clock
+):
+    smtp.stop()  # the mail server is down
+    mfa = auth.start(account)
+    assert auth.send_code(mfa).status_code == 202
+    with app.app_context():
+        [mail] = db.session.scalars(select(OutboxMail)).all()
+        assert mail.status == "pending" and mail.attempts == 1 and mail.last_error
+
+    # The server comes back on the same port; the worker retries after the backoff.
+    revived = SmtpSink(port=smtp.port)
+    revived.start()
+    try:
+        result = runner.invoke(args=["mail", "deliver"])
+        assert result.exit_code == 0
+        assert revived.messages == []  # not due yet: backoff
+        clock.advance(seconds=31)
+        result = runner.invoke(args=["mail", "deliver"])
+        assert "1 message(s) sent." in result.output
+        assert len(revived.to(account.email)) == 1
+        # A second worker pass finds nothing left to send.
+        runner.invoke(args=["mail", "deliver"])
+        assert len(revived.to(account.email)) == 1
+        assert auth.verify(mfa, revived.last_code(account.email)).status_code == 200
+    finally:
+        revived.stop()
+
+
+def test_a_message_is_parked_after_too_many_failures(app, auth, account, smtp, runner, clock):
+    app.config["MAIL_MAX_ATTEMPTS"] = 3
+    smtp.stop()
+    auth.send_code(auth.start(account))
+    for _ in range(3):
+        clock.advance(hours=1)
+        runner.invoke(args=["mail", "deliver"])
+    with app.app_context():
+        mail = db.session.scalars(select(OutboxMail)).one()
+        assert mail.status == "failed" and mail.attempts == 3
+
+
+def test_outbox_backend_keeps_mail_in_the_database(app, auth, account, smtp, client):
+    app.config["MAIL_BACKEND"] = "outbox"
+    auth.send_code(auth.start(account))
+    assert smtp.messages == []
+    items = client.get(f"/api/v1/dev/outbox?to={account.email}").json["items"]
+    assert len(items) == 1 and "15 minutes" in items[0]["text"]

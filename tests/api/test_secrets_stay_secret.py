@@ -1,0 +1,57 @@
+"""No NIR, password, code or token in any log line, error or JWT."""
+
+from __future__ import annotations
+
+import logging
+
+from tests.conftest import bearer
+
+
+def test_nothing_sensitive_is_logged(auth, account, client, smtp, caplog, capfd, clock):
+    caplog.set_level(logging.DEBUG)
+    auth.login(account, password="mauvais mot de passe")
+    client.post("/api/v1/auth/login", json={"nir": account.nir, "password": ["pas", "texte"]})
+    client.post("/api/v1/auth/login", json={"nir": account.nir[:-1] + "X", "password": "p"})
+    mfa = auth.start(account)
+    auth.send_code(mfa)
+    code = smtp.last_code(account.email)
+    auth.verify(mfa, f"{(int(code) + 1) % 1_000_000:06d}")
+    pair = auth.verify(mfa, code).json
+    client.get("/api/v1/account", headers=bearer(pair["access_token"]))
+    rotated = client.post("/api/v1/auth/refresh", headers=bearer(pair["refresh_token"])).json
+    client.put(
+        "/api/v1/account/password",
+        json={"current_password": account.password, "new_password": "Nouveau secret de test 9"},
+        headers=bearer(rotated["access_token"]),
+    )
+    client.post("/api/v1/auth/refresh", headers=bearer(pair["refresh_token"]))
+
+    # Every record but those of the test's own SMTP server, which logs what it receives.
+    records = [r for r in caplog.records if not r.name.startswith("mail.log")]
+    logged = "".join(r.getMessage() + str(vars(r)) for r in records)
+    out, err = capfd.readouterr()
+    logged += out + err
+    assert "mail queued" in logged and "/api/v1/auth/login" in logged  # we did capture logs
+    secrets = [
+        account.nir,
+        account.nir[:-1] + "X",
+        account.password,
+        "mauvais mot de passe",
+        "Nouveau secret de test 9",
+        code,
+        mfa,
+        pair["access_token"],
+        pair["refresh_token"],
+        rotated["refresh_token"],
+        account.email,
+    ]
+    for secret in secrets:
+        assert secret not in logged, f"a secret reached the logs: {secret[:4]}…"
+
+
+def test_errors_never_echo_the_input(client, account):
+    response = client.post(
+        "/api/v1/auth/login", json={"nir": account.nir + "9", "password": "Mon secret"}
+    )
+    text = response.get_data(as_text=True)
+    assert account.nir not in text and "Mon secret" not in text

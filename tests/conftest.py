@@ -1,0 +1,303 @@
+"""Fixtures: an app per test, a real SMTP sink, a movable clock, account factories.
+
+The suite runs on SQLite by default. Set ``TEST_DATABASE_URL`` to a PostgreSQL server
+URL (e.g. ``postgresql+psycopg://127.0.0.1:5432/postgres``) and ``TEST_REDIS_URL`` to a
+Redis URL to run it there: the run creates its own database and drops it at the end,
+and deletes its own Redis keys.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from api import create_app
+from api.config import Settings
+from api.extensions import db
+from api.services import accounts
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+RUN_ID = uuid.uuid4().hex[:10]
+DEFAULT_PASSWORD = "Une phrase de passe solide"
+
+
+# --- database and redis for the whole run ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str | None]:
+    """Create a database of our own on the PostgreSQL server, and drop it at the end."""
+    if not TEST_DATABASE_URL:
+        yield None
+        return
+    server = make_url(TEST_DATABASE_URL)
+    name = f"moncompte_test_{RUN_ID}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_prefix() -> Iterator[str]:
+    prefix = f"moncompte-test-{RUN_ID}"
+    yield prefix
+    if TEST_REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(TEST_REDIS_URL)
+        keys = list(client.scan_iter(match=f"*{prefix}*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+# --- SMTP sink ----------------------------------------------------------------------------
+
+
+class SmtpSink:
+    """A real SMTP server on loopback that keeps what it receives."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.messages: list[EmailMessage] = []
+        self.port = port or _free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._lock = threading.Lock()
+        self._running = False
+
+    async def handle_DATA(self, server, session, envelope):
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        with self._lock:
+            self.messages.append(message)
+        return "250 OK"
+
+    def start(self) -> None:
+        self._controller.start()
+        self._running = True
+
+    def stop(self) -> None:
+        """Stop listening, as a mail server outage would; harmless when already stopped."""
+        if self._running:
+            self._controller.stop()
+            self._running = False
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self._lock:
+            return [m for m in self.messages if m["To"] == address]
+
+    def last_code(self, address: str, wait: float = 5.0) -> str:
+        """Read the code from the newest sign-in message sent to ``address``.
+
+        A live server sends mail once its response is out, so allow it a moment.
+        """
+        deadline = time.monotonic() + wait
+        while True:
+            for message in reversed(self.to(address)):
+                if "code" in message["Subject"]:
+                    body = message.get_body(preferencelist=("plain",)).get_content()
+                    return re.search(r"^(\d{6})\r?$", body, re.MULTILINE).group(1)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no code was mailed to {address}")
+            time.sleep(0.05)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+# --- the app --------------------------------------------------------------------------
+
+
+def make_settings(database_url: str, smtp_port: int, redis_prefix: str, **overrides) -> Settings:
+    values = {
+        "APP_ENV": "testing",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-key-0123456789abcdef0123456789",
+        "JWT_SECRET_KEY": "test-jwt-key-0123456789abcdef0123456789abc",
+        "MAIL_BACKEND": "smtp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": smtp_port,
+        "SMTP_TIMEOUT_SECONDS": 5,
+        "WEBAUTHN_RP_ID": "localhost",
+        "WEBAUTHN_ORIGINS": ["http://localhost:8000", ANDROID_ORIGIN],
+        "RATELIMIT_STORAGE_URI": TEST_REDIS_URL or "memory://",
+        # A prefix per app: tests never share rate-limit counters.
+        "RATELIMIT_KEY_PREFIX": f"{redis_prefix}-{uuid.uuid4().hex[:8]}",
+        "LOG_LEVEL": "DEBUG",
+    }
+    values.update(overrides)
+    return Settings.from_env(environ={}, **values)
+
+
+ANDROID_ORIGIN = "android:apk-key-hash:2m8PxxrpSV6mP4Btc0FrmW_JlO8xgJKRgqLEYnOhKO8"
+
+
+class ServerLikeClient(FlaskClient):
+    """A test client that closes each response, as a WSGI server does once it is sent.
+
+    Work the app defers until after the response (mail delivery) runs at that point.
+    """
+
+    def open(self, *args, **kwargs):
+        response = super().open(*args, **kwargs)
+        response.close()
+        return response
+
+
+@pytest.fixture
+def app_settings() -> dict:
+    """Per-test overrides of the app's settings; a test may add to it before using ``app``."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path, smtp, postgres_url, redis_prefix, app_settings):
+    database_url = postgres_url or f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    settings = make_settings(database_url, smtp.port, redis_prefix, **app_settings)
+    app = create_app(settings)
+    app.test_client_class = ServerLikeClient
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        if postgres_url:
+            tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+            with db.engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def clock(app):
+    return app.extensions["clock"]
+
+
+# --- accounts and sign-in helpers -----------------------------------------------------
+
+_nir_numbers = itertools.count(1)
+
+
+def fresh_nir() -> str:
+    """Return a valid NIR no other test uses."""
+    return f"1850575{next(_nir_numbers):06d}"
+
+
+class AccountHandle:
+    def __init__(self, id: str, nir: str, email: str, password: str) -> None:
+        self.id, self.nir, self.email, self.password = id, nir, email, password
+
+
+@pytest.fixture
+def make_account(app):
+    def factory(
+        nir: str | None = None, email: str | None = None, password: str = DEFAULT_PASSWORD
+    ) -> AccountHandle:
+        nir = nir or fresh_nir()
+        email = email or f"allocataire-{uuid.uuid4().hex[:8]}@exemple.fr"
+        with app.app_context():
+            account = accounts.create_account(nir, email, password)
+            return AccountHandle(account.id, nir, email, password)
+
+    return factory
+
+
+@pytest.fixture
+def account(make_account) -> AccountHandle:
+    return make_account()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class AuthActions:
+    """Drive the sign-in as the app does, step by step or all at once."""
+
+    def __init__(self, client, smtp: SmtpSink, clock) -> None:
+        self.client = client
+        self.smtp = smtp
+        self.clock = clock
+
+    def login(self, account: AccountHandle, password: str | None = None):
+        return self.client.post(
+            "/api/v1/auth/login",
+            json={"nir": account.nir, "password": password or account.password},
+        )
+
+    def start(self, account: AccountHandle) -> str:
+        response = self.login(account)
+        assert response.status_code == 200, response.json
+        return response.json["mfa_token"]
+
+    def send_code(self, mfa_token: str):
+        return self.client.post("/api/v1/auth/otp", headers=bearer(mfa_token))
+
+    def verify(self, mfa_token: str, code: str):
+        return self.client.post(
+            "/api/v1/auth/otp/verify", json={"code": code}, headers=bearer(mfa_token)
+        )
+
+    def sign_in(self, account: AccountHandle) -> dict:
+        """Complete a sign-in with the emailed code; return the token pair."""
+        mfa_token = self.start(account)
+        sent = self.send_code(mfa_token)
+        if sent.status_code == 429:  # a code was sent moments ago: wait out the cooldown
+            self.clock.advance(seconds=int(sent.headers["Retry-After"]))
+            sent = self.send_code(mfa_token)
+        assert sent.status_code == 202, sent.json
+        response = self.verify(mfa_token, self.smtp.last_code(account.email))
+        assert response.status_code == 200, response.json
+        return response.json
+
+
+@pytest.fixture
+def auth(client, smtp, clock) -> AuthActions:
+    return AuthActions(client, smtp, clock)
+
+
+@pytest.fixture
+def signed_in(auth, account) -> dict:
+    """A token pair for ``account`` after a complete sign-in."""
+    return auth.sign_in(account)
