@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
     app.config.update({name: getattr(settings, name) for name in vars(settings)})
     app.config.update(settings.flask_config())
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # French text stays readable
     app.extensions["settings"] = settings
     app.extensions["clock"] = Clock()
 

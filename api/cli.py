@@ -11,6 +11,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
+from werkzeug.serving import run_simple
 
 from .errors import ApiError
 from .services import accounts, mailer
@@ -113,7 +114,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         f"http://localhost:{port}/api/v1/dev/outbox?to={DEMO_EMAIL})\n"
     )
     if not no_serve:
-        app.run(host=host, port=port, use_reloader=False)
+        # The development server, threaded: enough to try the service by hand.
+        run_simple(host, port, app, threaded=True)
 
 
 def register_cli(app: Flask) -> None:
