@@ -52,10 +52,12 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
 
 def _register_blueprints(app: Flask, settings: Settings) -> None:
-    from .blueprints import account, auth, dev, ops
+    from .blueprints import account, auth, authenticators, dev, ops, wellknown
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(authenticators.bp)
+    app.register_blueprint(wellknown.bp)
     app.register_blueprint(ops.bp)
     if not settings.is_production:
         app.register_blueprint(dev.bp)

@@ -15,7 +15,7 @@ from flask import Response, jsonify, request
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
 
-from .errors import InvalidJson, TokenInvalid, UnsupportedMediaType, ValidationError
+from .errors import ApiError, InvalidJson, TokenInvalid, UnsupportedMediaType, ValidationError
 from .services import login, tokens
 from .services.client import ClientInfo
 
@@ -78,7 +78,7 @@ def endpoint(
     response: type[Schema] | None = None,
     status: int = 200,
     auth: str | None = None,
-    errors: Iterable[str] = (),
+    errors: Iterable[type[ApiError]] = (),
     tag: str = "auth",
     raw_body: bool = False,
 ) -> Callable:

@@ -178,3 +178,50 @@ class SecurityEvent(db.Model):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     __table_args__ = (Index("ix_security_events_account_created", "account_id", "created_at"),)
+
+
+class Authenticator(db.Model):
+    """A WebAuthn credential (a phone's biometrics) bound to an account."""
+
+    __tablename__ = "authenticators"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    # Unique across all accounts: one credential can never serve two people.
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary(1023), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(default=0)
+    aaguid: Mapped[str] = mapped_column(String(36))
+    transports: Mapped[list[str]] = mapped_column(JSON, default=list)
+    backup_eligible: Mapped[bool] = mapped_column(default=False)
+    backup_state: Mapped[bool] = mapped_column(default=False)
+    device_type: Mapped[str] = mapped_column(String(16))
+    attestation_format: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when the credential looks cloned (sign counter went back): never usable again.
+    flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebAuthnChallenge(db.Model):
+    """A ceremony challenge: stored hashed, single use, short-lived, bound to its context."""
+
+    __tablename__ = "webauthn_challenges"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    challenge_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # "registration" | "authentication"
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    # Registration: the fresh session that asked; authentication: the login transaction.
+    session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    transaction_id: Mapped[str | None] = mapped_column(
+        ForeignKey("login_transactions.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -17,15 +17,12 @@ _SECURITY = {
     "access": "accessToken",
     "refresh": "refreshToken",
 }
-_COMMON_ERRORS = ["invalid_json", "unsupported_media_type", "payload_too_large"]
-
-
-def _error_index() -> dict[str, type[api_errors.ApiError]]:
-    index: dict[str, type[api_errors.ApiError]] = {}
-    for value in vars(api_errors).values():
-        if isinstance(value, type) and issubclass(value, api_errors.ApiError):
-            index.setdefault(value.code, value)
-    return index
+# Any endpoint that reads a body may answer these.
+_BODY_ERRORS = [
+    api_errors.InvalidJson,
+    api_errors.UnsupportedMediaType,
+    api_errors.PayloadTooLarge,
+]
 
 
 def build_spec(app: Flask) -> dict[str, Any]:
@@ -55,7 +52,6 @@ def _build(app: Flask) -> dict[str, Any]:
         spec.components.security_scheme(
             name, {"type": "http", "scheme": "bearer", "description": description}
         )
-    index = _error_index()
     with app.app_context():
         for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
             view = app.view_functions[rule.endpoint]
@@ -65,7 +61,7 @@ def _build(app: Flask) -> dict[str, Any]:
             path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
             operations = {}
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-                operations[method.lower()] = _operation(doc, rule, index)
+                operations[method.lower()] = _operation(doc, rule)
             spec.path(
                 path=path,
                 operations=operations,
@@ -77,19 +73,17 @@ def _build(app: Flask) -> dict[str, Any]:
     return spec.to_dict()
 
 
-def _operation(doc: dict[str, Any], rule: Any, index: dict) -> dict[str, Any]:
+def _operation(doc: dict[str, Any], rule: Any) -> dict[str, Any]:
     success: dict[str, Any] = {"description": "Succès"}
     if doc["response"] is not None:
         success["content"] = {"application/json": {"schema": doc["response"]}}
     responses: dict[str, Any] = {str(doc["status"]): success}
     by_status: dict[int, list[str]] = {}
-    codes = list(doc["errors"])
+    errors = list(doc["errors"])
     if doc["body"] is not None or doc["raw_body"]:
-        codes += _COMMON_ERRORS
-    for code in codes:
-        error = index.get(code)
-        if error is not None:
-            by_status.setdefault(error.status, []).append(code)
+        errors += _BODY_ERRORS
+    for error in errors:
+        by_status.setdefault(error.status, []).append(error.code)
     for status, status_codes in sorted(by_status.items()):
         responses[str(status)] = {
             "description": "Problème : " + ", ".join(f"`{c}`" for c in sorted(set(status_codes))),

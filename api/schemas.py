@@ -105,7 +105,7 @@ class AccountView(Schema):
     email = fields.String()
     created_at = Iso()
     password_changed_at = Iso()
-    authenticators = fields.List(fields.Dict())
+    authenticators = fields.List(fields.Nested(lambda: AuthenticatorView()))
 
 
 class MenuItem(Schema):
@@ -164,3 +164,67 @@ class Problem(Schema):
     attempts_remaining = fields.Integer()
     retry_after = fields.Integer()
     reason = fields.String()
+
+
+# --- WebAuthn -------------------------------------------------------------------------
+
+
+class CreationOptions(Schema):
+    """PublicKeyCredentialCreationOptionsJSON (WebAuthn Level 3), base64url without padding."""
+
+    rp = fields.Dict()
+    user = fields.Dict()
+    challenge = fields.String()
+    pubKeyCredParams = fields.List(fields.Dict())
+    timeout = fields.Integer()
+    excludeCredentials = fields.List(fields.Dict())
+    authenticatorSelection = fields.Dict()
+    attestation = fields.String()
+    hints = fields.List(fields.String())
+
+
+class RequestOptions(Schema):
+    """PublicKeyCredentialRequestOptionsJSON (WebAuthn Level 3)."""
+
+    challenge = fields.String()
+    timeout = fields.Integer()
+    rpId = fields.String()
+    allowCredentials = fields.List(fields.Dict())
+    userVerification = fields.String()
+    hints = fields.List(fields.String())
+
+
+DEVICE_NAME = validate.Length(min=1, max=64, error="Le nom doit comporter de 1 à 64 caractères.")
+
+
+class DeviceName(fields.String):
+    """A device name a person typed: trimmed, printable, 1 to 64 characters."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+            raise ValidationError("Le nom contient des caractères non autorisés.")
+        return text
+
+
+class EnrolRequest(Strict):
+    credential = fields.Dict(required=True, error_messages=_FR)
+    name = DeviceName(load_default="Mon téléphone", validate=DEVICE_NAME, error_messages=_FR)
+
+
+class RenameRequest(Strict):
+    name = DeviceName(required=True, validate=DEVICE_NAME, error_messages=_FR)
+
+
+class AuthenticatorView(Schema):
+    id = fields.String()
+    name = fields.String()
+    created_at = Iso()
+    last_used_at = Iso()
+    backed_up = fields.Boolean()
+    device_type = fields.String()
+    blocked = fields.Boolean()
+
+
+class AuthenticatorList(Schema):
+    items = fields.List(fields.Nested(AuthenticatorView))

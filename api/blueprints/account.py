@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from .. import errors as e
 from .. import schemas
 from ..http import client_info, endpoint
 from ..services import account_view, accounts, activity, sessions
 
 bp = Blueprint("account", __name__, url_prefix="/api/v1/account")
 
-_ACCESS_ERRORS = ["token_invalid", "token_expired"]
+_ACCESS_ERRORS = [e.TokenInvalid, e.TokenExpired]
 
 
 @bp.get("")
@@ -43,7 +44,7 @@ def menu(principal):
     body=schemas.ChangePasswordRequest,
     status=204,
     auth="access",
-    errors=["validation_error", "weak_password", "invalid_credentials", *_ACCESS_ERRORS],
+    errors=[e.ValidationError, e.WeakPassword, e.InvalidCurrentPassword, *_ACCESS_ERRORS],
     tag="account",
 )
 def change_password(principal, data):
@@ -87,7 +88,7 @@ def _session_fields(session):
     summary="End one of the account's sessions",
     status=204,
     auth="access",
-    errors=["not_found", *_ACCESS_ERRORS],
+    errors=[e.NotFound, *_ACCESS_ERRORS],
     tag="account",
 )
 def end_session(principal, session_id):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
+from .. import errors as e
 from .. import schemas
 from ..extensions import limiter
 from ..http import client_info, endpoint
-from ..services import email_code, login, sessions, tokens
+from ..services import biometric_sign_in, email_code, login, sessions, tokens
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
@@ -21,7 +22,7 @@ limiter.limit(lambda: current_app.config["RATELIMIT_PER_IP"])(bp)
     summary="Password step: NIR and password, returns an mfa_token for the second factor",
     body=schemas.LoginRequest,
     response=schemas.LoginStarted,
-    errors=["validation_error", "invalid_credentials", "too_many_attempts"],
+    errors=[e.ValidationError, e.InvalidCredentials, e.TooManyAttempts],
 )
 def sign_in(data):
     return login.begin_login(data["nir"], data["password"], client_info())
@@ -33,7 +34,7 @@ def sign_in(data):
     response=schemas.CodeSent,
     status=202,
     auth="mfa",
-    errors=["token_invalid", "token_expired", "rate_limited"],
+    errors=[e.TokenInvalid, e.TokenExpired, e.RateLimited],
 )
 def send_code(transaction):
     return email_code.send_code(transaction, client_info())
@@ -46,12 +47,12 @@ def send_code(transaction):
     response=schemas.TokenPair,
     auth="mfa",
     errors=[
-        "validation_error",
-        "otp_invalid",
-        "otp_expired",
-        "otp_locked",
-        "token_invalid",
-        "token_expired",
+        e.ValidationError,
+        e.OtpInvalid,
+        e.OtpExpired,
+        e.OtpLocked,
+        e.TokenInvalid,
+        e.TokenExpired,
     ],
 )
 def verify_code(transaction, data):
@@ -63,7 +64,7 @@ def verify_code(transaction, data):
     summary="Rotate the refresh token and get a new token pair",
     response=schemas.TokenPair,
     auth="refresh",
-    errors=["token_invalid", "token_expired", "token_reused"],
+    errors=[e.TokenInvalid, e.TokenExpired, e.TokenReused],
 )
 def refresh(refresh_token):
     return tokens.rotate_refresh_token(refresh_token, client_info())
@@ -74,7 +75,30 @@ def refresh(refresh_token):
     summary="End the current session: its access and refresh tokens stop working at once",
     status=204,
     auth="access",
-    errors=["token_invalid", "token_expired"],
+    errors=[e.TokenInvalid, e.TokenExpired],
 )
 def sign_out(principal):
     sessions.sign_out(principal.session, client_info())
+
+
+@bp.post("/webauthn/options")
+@endpoint(
+    summary="Biometric sign-in: request options listing this account's devices",
+    response=schemas.RequestOptions,
+    auth="mfa",
+    errors=[e.NoAuthenticator, e.TokenInvalid, e.TokenExpired],
+)
+def webauthn_options(transaction):
+    return biometric_sign_in.begin(transaction)
+
+
+@bp.post("/webauthn/verify")
+@endpoint(
+    summary="Biometric sign-in: verify an AuthenticationResponseJSON and complete the sign-in",
+    raw_body=True,
+    response=schemas.TokenPair,
+    auth="mfa",
+    errors=[e.ValidationError, e.WebAuthnFailed, e.TokenInvalid, e.TokenExpired],
+)
+def webauthn_verify(transaction, data):
+    return biometric_sign_in.finish(transaction, data, client_info())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
+from .. import errors as e
 from .. import schemas
 from ..errors import ValidationError
 from ..http import endpoint
@@ -16,7 +17,7 @@ bp = Blueprint("dev", __name__, url_prefix="/api/v1/dev")
 @endpoint(
     summary="Development only: messages written to the outbox for an address",
     response=schemas.OutboxList,
-    errors=["validation_error"],
+    errors=[e.ValidationError],
     tag="development",
 )
 def outbox():

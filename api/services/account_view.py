@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import Account
+from . import authenticators
 
 BASE = "/api/v1/account"
 
@@ -16,13 +17,36 @@ def describe_account(account: Account) -> dict[str, Any]:
         "email": account.email,
         "created_at": account.created_at,
         "password_changed_at": account.password_changed_at,
-        "authenticators": [],
+        "authenticators": authenticators.list_for(account.id),
     }
 
 
 def menu_items(account: Account) -> list[dict[str, str]]:
     """Return the menu entries the app renders under « Gérer mon compte »."""
     return [
+        {
+            "id": "biometrics_enable",
+            "label": "Activer la connexion biométrique",
+            "description": (
+                "Connectez-vous avec l'empreinte digitale ou le visage, sans code par courriel."
+            ),
+            "href": f"{BASE}/authenticators/options",
+            "method": "POST",
+        },
+        {
+            "id": "biometrics_list",
+            "label": "Mes appareils pour la connexion biométrique",
+            "description": "Voyez les téléphones associés à votre compte et renommez-les.",
+            "href": f"{BASE}/authenticators",
+            "method": "GET",
+        },
+        {
+            "id": "biometrics_remove",
+            "label": "Retirer un appareil",
+            "description": "Un téléphone perdu ou vendu ne pourra plus vous connecter.",
+            "href": f"{BASE}/authenticators/{{id}}",
+            "method": "DELETE",
+        },
         {
             "id": "password",
             "label": "Changer mon mot de passe",

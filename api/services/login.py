@@ -17,6 +17,7 @@ from ..errors import InvalidCredentials, TokenExpired, TokenInvalid, TooManyAtte
 from ..extensions import db
 from ..models import Account, LoginTransaction
 from ..nir import mask_email
+from ..webauthn import credentials
 from . import activity, mail_templates, mailer, passwords, throttle
 from .accounts import nir_digest
 from .client import ClientInfo
@@ -83,7 +84,10 @@ def begin_login(nir: str, password: str, client: ClientInfo) -> LoginStarted:
 
 def second_factor_methods(account: Account) -> list[str]:
     """Return the second factors this account can use, the emailed code always first."""
-    return ["email_otp"]
+    methods = ["email_otp"]
+    if credentials.has_usable_authenticator(account.id):
+        methods.append("webauthn")
+    return methods
 
 
 def _fail(digest: bytes, account: Account | None, client: ClientInfo) -> None:

@@ -1,0 +1,210 @@
+"""The four WebAuthn verbs, configured for this relying party.
+
+Everything cryptographic is py_webauthn's; this module supplies the relying-party
+settings (RP ID, exact origins, algorithms), the policy (platform authenticator, user
+verification required) and one refusal type, :class:`CeremonyFailed`.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from webauthn import (
+    generate_authentication_options,
+    generate_registration_options,
+    options_to_json,
+    verify_authentication_response,
+    verify_registration_response,
+)
+from webauthn.authentication.verify_authentication_response import VerifiedAuthentication
+from webauthn.helpers import (
+    parse_authentication_credential_json,
+    parse_authenticator_data,
+    parse_client_data_json,
+    parse_registration_credential_json,
+)
+from webauthn.helpers.cose import COSEAlgorithmIdentifier
+from webauthn.helpers.exceptions import WebAuthnException
+from webauthn.helpers.structs import (
+    AttestationConveyancePreference,
+    AuthenticationCredential,
+    AuthenticatorAttachment,
+    AuthenticatorSelectionCriteria,
+    AuthenticatorTransport,
+    ClientDataType,
+    PublicKeyCredentialDescriptor,
+    RegistrationCredential,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+from webauthn.registration.verify_registration_response import VerifiedRegistration
+
+CHALLENGE_BYTES = 32
+CEREMONY_TIMEOUT_MS = 120_000
+# ES256 first: every platform authenticator supports it. Then EdDSA and RS256.
+ALGORITHMS = [
+    COSEAlgorithmIdentifier.ECDSA_SHA_256,
+    COSEAlgorithmIdentifier.EDDSA,
+    COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256,
+]
+
+
+class MalformedCredential(ValueError):
+    """The client's response is not a well-formed WebAuthn credential (a 400)."""
+
+
+class CeremonyFailed(Exception):
+    """The response is well formed but does not prove what it must (a refusal)."""
+
+
+@dataclass(frozen=True)
+class StoredDescriptor:
+    credential_id: bytes
+    transports: list[str]
+
+
+@dataclass(frozen=True)
+class ParsedRegistration:
+    credential: RegistrationCredential
+    challenge: bytes
+    transports: list[str]
+
+
+@dataclass(frozen=True)
+class ParsedAssertion:
+    credential: AuthenticationCredential
+    challenge: bytes
+    user_handle: bytes | None
+
+
+def _rp() -> tuple[str, str, list[str]]:
+    config = current_app.config
+    return config["WEBAUTHN_RP_ID"], config["WEBAUTHN_RP_NAME"], list(config["WEBAUTHN_ORIGINS"])
+
+
+def _descriptors(stored: list[StoredDescriptor]) -> list[PublicKeyCredentialDescriptor]:
+    descriptors = []
+    for item in stored:
+        transports = [
+            AuthenticatorTransport(t)
+            for t in item.transports
+            if t in AuthenticatorTransport._value2member_map_
+        ]
+        descriptors.append(
+            PublicKeyCredentialDescriptor(id=item.credential_id, transports=transports or None)
+        )
+    return descriptors
+
+
+def begin_registration(
+    *, user_handle: bytes, user_name: str, display_name: str, exclude: list[StoredDescriptor]
+) -> tuple[dict[str, Any], bytes]:
+    """Return creation options (JSON form) and their challenge."""
+    rp_id, rp_name, _ = _rp()
+    challenge = secrets.token_bytes(CHALLENGE_BYTES)
+    options = generate_registration_options(
+        rp_id=rp_id,
+        rp_name=rp_name,
+        user_id=user_handle,
+        user_name=user_name,
+        user_display_name=display_name,
+        challenge=challenge,
+        timeout=CEREMONY_TIMEOUT_MS,
+        attestation=AttestationConveyancePreference(current_app.config["WEBAUTHN_ATTESTATION"]),
+        authenticator_selection=AuthenticatorSelectionCriteria(
+            authenticator_attachment=AuthenticatorAttachment.PLATFORM,
+            resident_key=ResidentKeyRequirement.PREFERRED,
+            user_verification=UserVerificationRequirement.REQUIRED,
+        ),
+        exclude_credentials=_descriptors(exclude),
+        supported_pub_key_algs=ALGORITHMS,
+    )
+    return json.loads(options_to_json(options)), challenge
+
+
+def parse_registration(payload: object) -> ParsedRegistration:
+    """Decode a RegistrationResponseJSON far enough to find its challenge."""
+    try:
+        credential = parse_registration_credential_json(payload)  # type: ignore[arg-type]
+        client_data = parse_client_data_json(credential.response.client_data_json)
+    except Exception as exc:  # py_webauthn raises many types on malformed input
+        raise MalformedCredential(type(exc).__name__) from exc
+    transports = [t.value for t in (credential.response.transports or [])]
+    return ParsedRegistration(credential, client_data.challenge, transports)
+
+
+def finish_registration(parsed: ParsedRegistration, *, challenge: bytes) -> VerifiedRegistration:
+    """Verify a registration: type, challenge, origin, RP ID, UP, UV, algorithm, attestation."""
+    rp_id, _, origins = _rp()
+    try:
+        return verify_registration_response(
+            credential=parsed.credential,
+            expected_challenge=challenge,
+            expected_rp_id=rp_id,
+            expected_origin=origins,
+            require_user_presence=True,
+            require_user_verification=True,
+            supported_pub_key_algs=ALGORITHMS,
+        )
+    except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
+        raise CeremonyFailed(str(exc)) from exc
+
+
+def begin_authentication(*, allow: list[StoredDescriptor]) -> tuple[dict[str, Any], bytes]:
+    """Return request options (JSON form) for these credentials, and their challenge."""
+    rp_id, _, _ = _rp()
+    challenge = secrets.token_bytes(CHALLENGE_BYTES)
+    options = generate_authentication_options(
+        rp_id=rp_id,
+        challenge=challenge,
+        timeout=CEREMONY_TIMEOUT_MS,
+        allow_credentials=_descriptors(allow),
+        user_verification=UserVerificationRequirement.REQUIRED,
+    )
+    return json.loads(options_to_json(options)), challenge
+
+
+def parse_assertion(payload: object) -> ParsedAssertion:
+    """Decode an AuthenticationResponseJSON: base64url, clientDataJSON and authenticatorData."""
+    try:
+        credential = parse_authentication_credential_json(payload)  # type: ignore[arg-type]
+        client_data = parse_client_data_json(credential.response.client_data_json)
+        parse_authenticator_data(credential.response.authenticator_data)
+    except Exception as exc:  # py_webauthn raises many types on malformed input
+        raise MalformedCredential(type(exc).__name__) from exc
+    if client_data.type != ClientDataType.WEBAUTHN_GET:
+        raise MalformedCredential("clientDataJSON type is not webauthn.get")
+    return ParsedAssertion(credential, client_data.challenge, credential.response.user_handle)
+
+
+def finish_authentication(
+    parsed: ParsedAssertion, *, challenge: bytes, public_key: bytes
+) -> VerifiedAuthentication:
+    """Verify an assertion: type, challenge, origin, RP ID, UP, UV and the signature.
+
+    The sign counter is left to the caller (``credential_current_sign_count=0`` turns
+    py_webauthn's check off): a regression must be told apart from other failures, and
+    acted on only once the signature is known to be genuine.
+    """
+    rp_id, _, origins = _rp()
+    try:
+        return verify_authentication_response(
+            credential=parsed.credential,
+            expected_challenge=challenge,
+            expected_rp_id=rp_id,
+            expected_origin=origins,
+            credential_public_key=public_key,
+            credential_current_sign_count=0,
+            require_user_verification=True,
+        )
+    except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
+        raise CeremonyFailed(str(exc)) from exc
+
+
+def counter_regressed(stored: int, received: int) -> bool:
+    """Apply WebAuthn §7.2 step 21: both zero is fine (synced passkeys), else it must grow."""
+    return (stored > 0 or received > 0) and received <= stored

@@ -1,0 +1,88 @@
+"""Ceremony challenges: stored as HMACs, single use, consumed atomically."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from ..clock import utcnow
+from ..extensions import db
+from ..models import WebAuthnChallenge
+from ..services.keys import keyed_hash
+
+
+def _digest(challenge: bytes) -> bytes:
+    return keyed_hash("webauthn-challenge", challenge)
+
+
+def store(
+    challenge: bytes,
+    *,
+    purpose: str,
+    account_id: str,
+    session_id: str | None = None,
+    transaction_id: str | None = None,
+) -> None:
+    """Keep ``challenge`` for one ceremony; earlier open ones of the same context die."""
+    now = utcnow()
+    context = (
+        WebAuthnChallenge.session_id == session_id
+        if session_id is not None
+        else WebAuthnChallenge.transaction_id == transaction_id
+    )
+    db.session.execute(
+        update(WebAuthnChallenge)
+        .where(WebAuthnChallenge.purpose == purpose, context, WebAuthnChallenge.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    ttl = timedelta(seconds=current_app.config["WEBAUTHN_CHALLENGE_TTL_SECONDS"])
+    db.session.add(
+        WebAuthnChallenge(
+            challenge_hash=_digest(challenge),
+            purpose=purpose,
+            account_id=account_id,
+            session_id=session_id,
+            transaction_id=transaction_id,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+    )
+
+
+def find_open(
+    challenge: bytes,
+    *,
+    purpose: str,
+    account_id: str,
+    session_id: str | None = None,
+    transaction_id: str | None = None,
+) -> WebAuthnChallenge | None:
+    """Return the unexpired, unused challenge issued for exactly this context."""
+    row = db.session.scalar(
+        select(WebAuthnChallenge).where(WebAuthnChallenge.challenge_hash == _digest(challenge))
+    )
+    if (
+        row is None
+        or row.purpose != purpose
+        or row.account_id != account_id
+        or row.used_at is not None
+        or row.expires_at <= utcnow()
+        or (session_id is not None and row.session_id != session_id)
+        or (transaction_id is not None and row.transaction_id != transaction_id)
+    ):
+        return None
+    return row
+
+
+def consume(row: WebAuthnChallenge) -> bool:
+    """Spend the challenge; of two racing ceremonies exactly one gets True."""
+    spent = db.session.execute(
+        update(WebAuthnChallenge)
+        .where(WebAuthnChallenge.id == row.id, WebAuthnChallenge.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return spent.rowcount == 1

@@ -1,0 +1,1 @@
+"""A simulator of the Caf app for QA: a software authenticator and an app client."""
