@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import logging
 import sys
@@ -22,6 +23,7 @@ DEMO_PASSWORD = "Bienvenue à la Caf 2026"  # noqa: S105 (public demo account)
 
 accounts_cli = AppGroup("accounts", help="Create, import and disable accounts.")
 mail_cli = AppGroup("mail", help="Deliver the mail outbox.")
+webauthn_cli = AppGroup("webauthn", help="WebAuthn relying-party helpers.")
 
 
 def _fail(error: ApiError) -> None:
@@ -118,7 +120,25 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         run_simple(host, port, app, threaded=True)
 
 
+@webauthn_cli.command("android-origin")
+@click.argument("fingerprint")
+def android_origin(fingerprint: str) -> None:
+    """Print the WebAuthn origin of an Android app from its SHA-256 signing-cert fingerprint.
+
+    FINGERPRINT is what `keytool -list -v` or the Play Console shows ("AB:CD:…").
+    """
+    try:
+        digest = bytes.fromhex(fingerprint.replace(":", "").strip())
+    except ValueError:
+        raise click.ClickException("Not a hexadecimal fingerprint.") from None
+    if len(digest) != 32:
+        raise click.ClickException("A SHA-256 fingerprint has 32 bytes.")
+    encoded = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    click.echo(f"android:apk-key-hash:{encoded}")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(accounts_cli)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(webauthn_cli)
     app.cli.add_command(demo)

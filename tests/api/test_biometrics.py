@@ -580,3 +580,38 @@ def test_openapi_covers_biometrics(client):
             ]
         )
     )
+
+
+def test_whole_journey_through_the_menu(auth, account, client, smtp):
+    """Sign in by code, enable biometrics from the menu, sign out, sign in by fingerprint."""
+    pair = auth.sign_in(account)
+    access = bearer(pair["access_token"])
+    menu = {
+        item["id"]: item
+        for item in client.get("/api/v1/account/menu", headers=access).json["items"]
+    }
+    enable = menu["biometrics_enable"]
+    options = client.open(enable["href"], method=enable["method"], headers=access).json
+    phone = SoftwareAuthenticator()
+    credential = phone.create(options, origin=ANDROID_ORIGIN)
+    created = client.post(
+        menu["biometrics_list"]["href"],
+        json={"credential": credential, "name": "Mon Galaxy"},
+        headers=access,
+    )
+    assert created.status_code == 201
+    assert client.post("/api/v1/auth/logout", headers=access).status_code == 204
+
+    mails_before = len(smtp.messages)
+    login = auth.login(account)
+    assert "webauthn" in login.json["methods"]
+    mfa = bearer(login.json["mfa_token"])
+    request_options = client.post(BIO_OPTIONS, headers=mfa).json
+    tokens = client.post(
+        BIO_VERIFY, json=phone.get(request_options, origin=ANDROID_ORIGIN), headers=mfa
+    )
+    assert tokens.status_code == 200
+    me = client.get("/api/v1/account", headers=bearer(tokens.json["access_token"]))
+    assert me.json["authenticators"][0]["name"] == "Mon Galaxy"
+    assert me.json["authenticators"][0]["last_used_at"] is not None
+    assert len(smtp.messages) == mails_before  # no email at all for this sign-in

@@ -195,3 +195,13 @@ def test_migrations_build_the_models_schema_from_empty(tmp_path, smtp, redis_pre
                     text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
                 )
             server.dispose()
+
+
+def test_android_origin_from_a_certificate_fingerprint(runner):
+    fingerprint = ":".join(["DA"] * 32)
+    result = runner.invoke(args=["webauthn", "android-origin", fingerprint])
+    assert result.exit_code == 0
+    assert (
+        result.output.strip() == "android:apk-key-hash:2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2to"
+    )
+    assert runner.invoke(args=["webauthn", "android-origin", "AB:CD"]).exit_code != 0
