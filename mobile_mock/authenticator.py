@@ -207,7 +207,7 @@ class SoftwareAuthenticator:
         ``sign_count`` forces the counter sent (a clone's stale counter); ``counter_step=0``
         models authenticators whose counter is always 0.
         """
-        credential = self._pick(options, credential_id, options.get("rpId"))
+        credential = self.credential_for(options, credential_id, options.get("rpId"))
         if sign_count is None:
             if counter_step:
                 credential.sign_count += counter_step
@@ -238,7 +238,7 @@ class SoftwareAuthenticator:
         self.last_assertion = assertion
         return assertion
 
-    def _pick(
+    def credential_for(
         self, options: dict[str, Any], credential_id: bytes | None, rp_id: str | None
     ) -> Credential:
         if credential_id is not None:

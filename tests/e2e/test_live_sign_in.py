@@ -11,10 +11,7 @@ PASSWORD = "Une phrase de passe solide"
 
 
 def create_account(live_server, email: str) -> None:
-    created = live_server.flask(
-        "accounts", "create", "--nir", NIR, "--email", email, "--password", PASSWORD
-    )
-    assert created.returncode == 0, created.stderr
+    live_server.create_account(NIR, email, PASSWORD)
 
 
 def start_sign_in(api: str, smtp, email: str) -> tuple[str, str]:

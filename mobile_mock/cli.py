@@ -1,0 +1,223 @@
+"""``mobile-mock``: drive the service from a terminal as the Caf app would.
+
+Examples (against the local demo server)::
+
+    mobile-mock sign-in
+    mobile-mock enable-biometrics --name "Pixel 8"
+    mobile-mock sign-out
+    mobile-mock bio-sign-in
+    mobile-mock run biometric-sign-in
+
+Exit status: 0 when everything happened as expected, 1 on a refusal or an unexpected
+outcome, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from . import faults as fault_options
+from . import scenario as scenarios
+from .authenticator import AuthenticatorError
+from .client import ApiProblem, MobileApp
+from .device import AppIdentity, Device
+from .mailbox import DevOutbox, NoCodeReceived, SmtpSink
+from .transport import HttpTransport
+
+DEMO = {
+    "nir": "1850575123456",
+    "password": "Bienvenue à la Caf 2026",
+    "email": "demo@moncompte.example",
+}
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"MOBILE_MOCK_{name.upper()}", default)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mobile-mock", description="Simulateur de l'appli Caf - Mon Compte (QA)."
+    )
+    parser.add_argument("--base-url", default=_env("base_url", "http://localhost:8000"))
+    parser.add_argument(
+        "--device",
+        default=_env("device", "phone.json"),
+        help="the phone's JSON file (created if missing)",
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--email",
+        default=_env("email", DEMO["email"]),
+        help="the account's address, to read the emailed code",
+    )
+    parser.add_argument(
+        "--smtp-sink", metavar="HOST:PORT", help="run an SMTP server here and read codes from it"
+    )
+    parser.add_argument(
+        "--android",
+        nargs=2,
+        metavar=("PACKAGE", "CERT_SHA256"),
+        help="make the device an Android app with this signing certificate",
+    )
+    parser.add_argument("--origin", help="make the device a web or iOS app with this origin")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_credentials(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--nir", default=_env("nir", DEMO["nir"]))
+        sub.add_argument("--password", default=_env("password", DEMO["password"]))
+
+    def with_faults(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--fault",
+            action="append",
+            default=[],
+            choices=sorted(fault_options.FAULTS),
+            help="simulate a misbehaving phone (repeatable)",
+        )
+
+    sign_in = commands.add_parser("sign-in", help="password, then the emailed code")
+    with_credentials(sign_in)
+    sign_in.add_argument("--code", help="the code, if you read it yourself")
+    sign_in.add_argument("--ask-code", action="store_true", help="type the code at a prompt")
+    enable = commands.add_parser("enable-biometrics", help="bind this phone's biometrics")
+    enable.add_argument("--name", default="Mon téléphone")
+    with_faults(enable)
+    bio = commands.add_parser("bio-sign-in", help="password, then the fingerprint")
+    with_credentials(bio)
+    with_faults(bio)
+    commands.add_parser("devices", help="list the account's devices")
+    rename = commands.add_parser("rename", help="rename a device")
+    rename.add_argument("id")
+    rename.add_argument("name")
+    remove = commands.add_parser("remove", help="remove a device")
+    remove.add_argument("id")
+    commands.add_parser("menu", help="the « Gérer mon compte » entries")
+    commands.add_parser("activity", help="recent security events")
+    commands.add_parser("sign-out", help="end this session")
+    run = commands.add_parser("run", help="run a scenario file (or a shipped scenario's name)")
+    run.add_argument("scenario")
+    with_credentials(run)
+    commands.add_parser("scenarios", help="list the shipped scenarios")
+    return parser
+
+
+class Output:
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def done(self, message: str, data: Any = None) -> None:
+        if self.as_json:
+            print(json.dumps({"ok": True, "message": message, "data": data}, ensure_ascii=False))
+        else:
+            print(f"✔ {message}")
+            if data is not None:
+                print(json.dumps(data, indent=2, ensure_ascii=False))
+
+    def refused(self, code: str, detail: str) -> None:
+        if self.as_json:
+            print(json.dumps({"ok": False, "code": code, "detail": detail}, ensure_ascii=False))
+        else:
+            print(f"✘ Refusé / refused: {code} — {detail}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = Output(args.json)
+    device = Device.load(args.device)
+    if args.android:
+        device.app = AppIdentity.android(*args.android)
+    elif args.origin:
+        device.app = AppIdentity.web(args.origin)
+    sink = None
+    if args.smtp_sink:
+        host, _, port = args.smtp_sink.rpartition(":")
+        sink = SmtpSink(host or "127.0.0.1", int(port)).start()
+    try:
+        return _dispatch(args, out, device, sink)
+    except ApiProblem as problem:
+        out.refused(problem.code, problem.detail)
+        return 1
+    except (AuthenticatorError, NoCodeReceived, scenarios.ScenarioError) as error:
+        out.refused(type(error).__name__, str(error))
+        return 1
+    finally:
+        device.save(args.device)
+        if sink is not None:
+            sink.stop()
+
+
+def _app_for(args, device: Device, sink: SmtpSink | None) -> MobileApp:
+    transport = HttpTransport(args.base_url)
+    return MobileApp(
+        transport=transport, device=device, email=args.email, mailbox=sink or DevOutbox(transport)
+    )
+
+
+def _dispatch(args, out: Output, device: Device, sink: SmtpSink | None) -> int:
+    app = _app_for(args, device, sink)
+    command = args.command
+    if command == "sign-in":
+        app.sign_in(args.nir, args.password)
+        app.send_code()
+        code = args.code or (
+            input("Code reçu par courriel : ").strip() if args.ask_code else app.fetch_code()
+        )
+        app.verify_code(code)
+        out.done("Connecté avec le code reçu par courriel / signed in with the emailed code.")
+    elif command == "enable-biometrics":
+        created = app.enable_biometrics(args.name, faults=args.fault)
+        out.done(f"Connexion biométrique activée / biometrics enabled: {created['name']}", created)
+    elif command == "bio-sign-in":
+        app.sign_in_with_biometrics(args.nir, args.password, faults=args.fault)
+        out.done("Connecté avec la biométrie / signed in with biometrics.")
+    elif command == "devices":
+        out.done("Appareils / devices", app.authenticators())
+    elif command == "rename":
+        out.done("Appareil renommé / device renamed", app.rename(args.id, args.name))
+    elif command == "remove":
+        app.remove(args.id)
+        out.done("Appareil retiré / device removed.")
+    elif command == "menu":
+        out.done("Gérer mon compte", app.menu())
+    elif command == "activity":
+        out.done("Mon activité / activity", app.activity())
+    elif command == "sign-out":
+        app.sign_out()
+        out.done("Déconnecté / signed out.")
+    elif command == "scenarios":
+        out.done("Scénarios / scenarios", sorted(scenarios.shipped()))
+    elif command == "run":
+        return _run(args, out, device, sink)
+    return 0
+
+
+def _run(args, out: Output, device: Device, sink: SmtpSink | None) -> int:
+    spec = scenarios.load(args.scenario)
+
+    def make_app(name: str) -> MobileApp:
+        # Every phone in a scenario is new, with this device's app identity, so a
+        # scenario repeats the same way on every run.
+        return _app_for(args, Device(app=AppIdentity(**vars(device.app))), sink)
+
+    result = scenarios.Runner(make_app, nir=args.nir, password=args.password).run(spec)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        for step in result.steps:
+            mark = "✔" if step.ok else "✘"
+            line = f"{mark} {step.index}. [{step.app}] {step.action}: {step.outcome}"
+            if not step.ok:
+                line += f" (attendu / expected: {' | '.join(step.expected)}) {step.detail}"
+            print(line)
+        verdict = "réussi / passed" if result.ok else "échoué / FAILED"
+        print(f"Scénario {result.name}: {verdict}")
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

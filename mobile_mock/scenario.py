@@ -1,0 +1,225 @@
+"""Scenarios: small JSON or YAML files of app actions with their expected outcomes.
+
+```json
+{"name": "…", "steps": [
+  {"do": "sign_in_with_code"},
+  {"do": "enable_biometrics", "name": "Pixel 8"},
+  {"do": "sign_out"},
+  {"do": "bio_sign_in", "faults": ["cloned"], "expect": "webauthn_failed"}
+]}
+```
+
+A step runs on the app named by ``app`` (default ``phone``; others are fresh phones of
+the same person). ``expect`` is ``ok`` (default), a problem ``code``, or a list of
+acceptable outcomes. The run stops at the first unexpected outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .authenticator import AuthenticatorError
+from .client import ApiProblem, MobileApp
+from .mailbox import NoCodeReceived
+
+MAX_COOLDOWN_WAIT = 120
+
+
+class ScenarioError(ValueError):
+    """The scenario file itself is wrong."""
+
+
+@dataclass
+class StepResult:
+    index: int
+    action: str
+    app: str
+    expected: list[str]
+    outcome: str
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in self.expected
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.index,
+            "do": self.action,
+            "app": self.app,
+            "expected": self.expected,
+            "outcome": self.outcome,
+            "ok": self.ok,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    steps: list[StepResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(step.ok for step in self.steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scenario": self.name, "ok": self.ok, "steps": [s.to_dict() for s in self.steps]}
+
+
+def shipped() -> dict[str, Path]:
+    """Return the ready scenarios shipped with mobile_mock, by name."""
+    folder = resources.files("mobile_mock").joinpath("scenarios")
+    return {Path(str(f)).stem: Path(str(f)) for f in folder.iterdir() if str(f).endswith(".json")}
+
+
+def load(source: str | Path) -> dict[str, Any]:
+    """Load a scenario from a file path, or by the name of a shipped scenario."""
+    path = Path(source)
+    if not path.exists():
+        path = shipped().get(str(source), path)
+    if not path.exists():
+        raise ScenarioError(f"no scenario {source!r} (shipped: {', '.join(sorted(shipped()))})")
+    text = path.read_text(encoding="utf-8")
+    spec = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    if not isinstance(spec, dict) or not isinstance(spec.get("steps"), list):
+        raise ScenarioError(f"{path}: a scenario is an object with a list of steps")
+    spec.setdefault("name", path.stem)
+    return spec
+
+
+class Runner:
+    """Run a scenario for one person, with as many phones as its steps name."""
+
+    def __init__(
+        self,
+        make_app: Callable[[str], MobileApp],
+        *,
+        nir: str,
+        password: str,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._make_app = make_app
+        self.apps: dict[str, MobileApp] = {}
+        self.nir, self.password = nir, password
+        self.sleep = sleep
+        # Authenticator ids each app enrolled during this run.
+        self.enrolled: dict[str, list[str]] = {}
+
+    def app(self, name: str) -> MobileApp:
+        if name not in self.apps:
+            self.apps[name] = self._make_app(name)
+        return self.apps[name]
+
+    def run(self, spec: dict[str, Any]) -> ScenarioResult:
+        result = ScenarioResult(spec.get("name", "scenario"))
+        for index, step in enumerate(spec["steps"], start=1):
+            if not isinstance(step, dict) or "do" not in step:
+                raise ScenarioError(f"step {index}: each step needs a 'do'")
+            expected = step.get("expect", "ok")
+            expected = [expected] if isinstance(expected, str) else list(expected)
+            app_name = step.get("app", "phone")
+            outcome, detail = self._perform(self.app(app_name), app_name, step)
+            step_result = StepResult(index, step["do"], app_name, expected, outcome, detail)
+            result.steps.append(step_result)
+            if not step_result.ok:
+                break
+        return result
+
+    def _perform(self, app: MobileApp, app_name: str, step: dict[str, Any]) -> tuple[str, str]:
+        action = getattr(self, "_do_" + step["do"], None)
+        if action is None:
+            raise ScenarioError(f"unknown action {step['do']!r}")
+        try:
+            detail = action(app, app_name, step) or ""
+        except ApiProblem as problem:
+            return problem.code, problem.detail
+        except AuthenticatorError as error:
+            return "authenticator_refused", str(error)
+        except NoCodeReceived as error:
+            return "no_code_received", str(error)
+        return "ok", detail
+
+    # --- actions ------------------------------------------------------------------------
+
+    def _send_code_patiently(self, app: MobileApp) -> None:
+        """Press « Envoyer le code », waiting out a cooldown as a patient person would."""
+        try:
+            app.send_code()
+        except ApiProblem as problem:
+            wait = int(problem.body.get("retry_after", 0))
+            if problem.code != "rate_limited" or not 0 < wait <= MAX_COOLDOWN_WAIT:
+                raise
+            self.sleep(wait)
+            app.send_code()
+
+    def _do_sign_in_with_code(self, app, app_name, step):
+        app.sign_in(step.get("nir", self.nir), step.get("password", self.password))
+        self._send_code_patiently(app)
+        app.verify_code(app.fetch_code())
+        return "signed in with the emailed code"
+
+    def _do_sign_in(self, app, app_name, step):
+        body = app.sign_in(step.get("nir", self.nir), step.get("password", self.password))
+        return f"methods: {', '.join(body['methods'])}"
+
+    def _do_bio_sign_in(self, app, app_name, step):
+        app.sign_in(step.get("nir", self.nir), step.get("password", self.password))
+        app.verify_biometrics(faults=step.get("faults", []))
+        return "signed in with biometrics"
+
+    def _do_enable_biometrics(self, app, app_name, step):
+        device = app.enable_biometrics(
+            step.get("name", "Mon téléphone"), faults=step.get("faults", [])
+        )
+        self.enrolled.setdefault(app_name, []).append(device["id"])
+        return f"device {device['name']} enrolled"
+
+    def _do_remove(self, app, app_name, step):
+        """Remove the devices another app (``device_of``) enrolled in this run."""
+        owner = step.get("device_of", app_name)
+        for authenticator_id in self.enrolled.pop(owner, []):
+            app.remove(authenticator_id)
+        return f"devices of {owner} removed"
+
+    def _do_devices(self, app, app_name, step):
+        items = app.authenticators()
+        mine = set(self.enrolled.get(step.get("device_of", app_name), []))
+        for item in items:
+            if item["id"] in mine and "blocked" in step and item["blocked"] != step["blocked"]:
+                raise ApiProblem(
+                    0,
+                    {
+                        "code": "unexpected_state",
+                        "detail": f"{item['name']} blocked={item['blocked']}",
+                    },
+                )
+        return f"{len(items)} device(s)"
+
+    def _do_sign_out(self, app, app_name, step):
+        app.sign_out()
+        return "signed out"
+
+    def _do_refresh(self, app, app_name, step):
+        app.refresh()
+        return "tokens refreshed"
+
+    def _do_menu(self, app, app_name, step):
+        ids = [item["id"] for item in app.menu()]
+        if "has" in step and step["has"] not in ids:
+            raise ApiProblem(0, {"code": "unexpected_state", "detail": f"menu: {ids}"})
+        return ", ".join(ids)
+
+    def _do_activity(self, app, app_name, step):
+        types = [item["type"] for item in app.activity()]
+        if "has" in step and step["has"] not in types:
+            raise ApiProblem(0, {"code": "unexpected_state", "detail": f"activity: {types}"})
+        return f"{len(types)} event(s)"

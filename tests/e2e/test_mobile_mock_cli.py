@@ -1,0 +1,86 @@
+"""The ``mobile-mock`` command against live servers, as a QA tester would use it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from mobile_mock import scenario
+from tests.conftest import _free_port
+from tests.e2e.conftest import BIN, ROOT
+
+NIR = "1850575123456"
+PASSWORD = "Bienvenue à la Caf 2026"
+EMAIL = "demo@moncompte.example"
+# A QA environment: short resend cooldown, so multi-phone scenarios run quickly.
+QA_SETTINGS = {"OTP_RESEND_SECONDS": "1", "OTP_HOURLY_CAP": "50"}
+
+
+def mobile_mock(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "mobile-mock"), *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def test_readme_journey_with_the_dev_outbox(start_live_server, tmp_path):
+    server = start_live_server(**QA_SETTINGS)
+    server.create_account(NIR, EMAIL, PASSWORD)
+    base = ["--base-url", server.url, "--device", str(tmp_path / "phone.json")]
+
+    signed_in = mobile_mock(*base, "sign-in")
+    assert signed_in.returncode == 0, signed_in.stderr
+    assert "Connecté avec le code reçu par courriel" in signed_in.stdout
+    enabled = mobile_mock(*base, "enable-biometrics", "--name", "Pixel 8")
+    assert enabled.returncode == 0, enabled.stderr
+    assert mobile_mock(*base, "sign-out").returncode == 0
+
+    bio = mobile_mock(*base, "--json", "bio-sign-in")
+    assert bio.returncode == 0, bio.stdout + bio.stderr
+    assert json.loads(bio.stdout)["ok"] is True
+    devices = json.loads(mobile_mock(*base, "--json", "devices").stdout)["data"]
+    assert [d["name"] for d in devices] == ["Pixel 8"]
+    assert devices[0]["last_used_at"] is not None
+
+    refused = mobile_mock(*base, "bio-sign-in", "--fault", "cloned")
+    assert refused.returncode == 1
+    assert "webauthn_failed" in refused.stderr
+
+
+def test_shipped_scenarios_with_a_real_smtp_sink(start_live_server, tmp_path):
+    smtp_port = _free_port()
+    server = start_live_server(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1",
+                               SMTP_PORT=str(smtp_port), **QA_SETTINGS)
+    server.create_account(NIR, EMAIL, PASSWORD)
+    for name in sorted(scenario.shipped()):
+        run = mobile_mock("--base-url", server.url, "--device", str(tmp_path / "phone.json"),
+                          "--smtp-sink", f"127.0.0.1:{smtp_port}", "run", name)
+        assert run.returncode == 0, f"{name}:\n{run.stdout}{run.stderr}"
+        assert f"Scénario {name}: réussi" in run.stdout
+
+
+def test_a_wrong_expectation_exits_non_zero_and_says_why(start_live_server, tmp_path):
+    server = start_live_server(**QA_SETTINGS)
+    server.create_account(NIR, EMAIL, PASSWORD)
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(
+        "name: attente-fausse\n"
+        "steps:\n"
+        "  - do: sign_in_with_code\n"
+        "  - do: enable_biometrics\n"
+        "    faults: [uv_failed]\n"
+        "    expect: ok\n",
+        encoding="utf-8",
+    )
+    run = mobile_mock("--base-url", server.url, "--device", str(tmp_path / "p.json"),
+                      "run", str(wrong))
+    assert run.returncode == 1
+    assert "✘ 2. [phone] enable_biometrics: webauthn_failed (attendu / expected: ok)" in run.stdout
+    as_json = mobile_mock("--base-url", server.url, "--device", str(tmp_path / "p.json"),
+                          "--json", "run", str(wrong))
+    report = json.loads(as_json.stdout)
+    assert as_json.returncode == 1 and report["ok"] is False
+    assert report["steps"][-1]["outcome"] == "webauthn_failed"
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert mobile_mock("--device", str(tmp_path / "p.json"), "teleport").returncode == 2
+    assert mobile_mock("bio-sign-in", "--fault", "laser").returncode == 2

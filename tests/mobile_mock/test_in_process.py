@@ -1,0 +1,170 @@
+"""mobile_mock against the app in-process (Flask test client)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mobile_mock import scenario
+from mobile_mock.authenticator import AuthenticatorError
+from mobile_mock.client import ApiProblem, MobileApp
+from mobile_mock.device import AppIdentity, Device
+from mobile_mock.transport import FlaskTransport
+from tests.conftest import ANDROID_ORIGIN
+
+
+@pytest.fixture
+def android() -> AppIdentity:
+    identity = AppIdentity(platform="android", origin=ANDROID_ORIGIN, package="fr.caf.test")
+    return identity
+
+
+@pytest.fixture
+def new_app(app, account, android):
+    def factory(name: str = "phone", device: Device | None = None) -> MobileApp:
+        return MobileApp(transport=FlaskTransport(app.test_client()),
+                         device=device or Device(app=android), email=account.email)
+
+    return factory
+
+
+@pytest.fixture
+def enrolled_app(new_app, account):
+    phone = new_app()
+    phone.sign_in_with_code(account.nir, account.password)
+    phone.enable_biometrics("Pixel 8")
+    phone.sign_out()
+    return phone
+
+
+@pytest.mark.parametrize("name", sorted(scenario.shipped()))
+def test_shipped_scenarios_pass_in_process(name, new_app, account, clock):
+    runner = scenario.Runner(new_app, nir=account.nir, password=account.password,
+                             sleep=lambda seconds: clock.advance(seconds=seconds))
+    result = runner.run(scenario.load(name))
+    assert result.ok, json.dumps(result.to_dict(), indent=2, ensure_ascii=False)
+    assert len(result.steps) >= 5
+
+
+def test_code_sign_in_and_account_pages(new_app, account):
+    phone = new_app()
+    started = phone.sign_in(account.nir, account.password)
+    assert started["methods"] == ["email_otp"]
+    assert phone.send_code()["expires_in"] == 900
+    phone.verify_code(phone.fetch_code())
+    assert phone.account()["email"] == account.email
+    assert "biometrics_enable" in [item["id"] for item in phone.menu()]
+    assert phone.sessions()[0]["current"] is True
+    assert phone.activity()[0]["type"] == "sign_in"
+
+
+def test_problems_carry_the_contract_code(new_app, account):
+    phone = new_app()
+    with pytest.raises(ApiProblem) as caught:
+        phone.sign_in(account.nir, "pas le bon mot de passe")
+    assert caught.value.code == "invalid_credentials" and caught.value.status == 401
+    assert caught.value.detail.startswith("Le numéro de sécurité sociale")
+
+
+def test_expired_access_token_is_refreshed_once(new_app, account, app):
+    phone = new_app()
+    phone.sign_in_with_code(account.nir, account.password)
+    first_refresh = phone.refresh_token
+    app.config["ACCESS_TOKEN_TTL_SECONDS"] = -60  # tokens issued from now on are expired
+    phone.refresh()
+    app.config["ACCESS_TOKEN_TTL_SECONDS"] = 900
+    assert phone.account()["email"] == account.email  # refreshed behind the scenes
+    assert phone.refresh_token != first_refresh
+
+
+@pytest.mark.parametrize(
+    ("fault", "outcome"),
+    [
+        ("uv_failed", "webauthn_failed"),
+        ("user_absent", "webauthn_failed"),
+        ("cloned", "webauthn_failed"),
+        ("tampered_signature", "webauthn_failed"),
+        ("wrong_app_signature", "webauthn_failed"),
+        ("replay", "webauthn_failed"),
+        ("synced", "webauthn_failed"),  # BE appeared on a single-device credential
+        ("counter_zero", "webauthn_failed"),  # the counter fell back to 0 after use
+    ],
+)
+def test_each_fault_is_refused_at_sign_in(enrolled_app, account, fault, outcome):
+    enrolled_app.sign_in_with_biometrics(account.nir, account.password)  # counter now 1
+    enrolled_app.sign_out()
+    with pytest.raises(ApiProblem) as caught:
+        enrolled_app.sign_in_with_biometrics(account.nir, account.password, faults=[fault])
+    assert caught.value.code == outcome
+
+
+@pytest.mark.parametrize("fault", ["uv_failed", "user_absent", "wrong_app_signature"])
+def test_each_fault_is_refused_at_enrolment(new_app, account, fault):
+    phone = new_app()
+    phone.sign_in_with_code(account.nir, account.password)
+    with pytest.raises(ApiProblem) as caught:
+        phone.enable_biometrics("Pixel 8", faults=[fault])
+    assert caught.value.code == "webauthn_failed" and caught.value.status == 400
+
+
+def test_legitimate_variants_are_accepted(new_app, account, clock):
+    synced = new_app()
+    synced.sign_in_with_code(account.nir, account.password)
+    device = synced.enable_biometrics("Passkey synchronisée", faults=["synced"])
+    assert device["device_type"] == "multi_device" and device["backed_up"] is True
+    synced.sign_out()
+    for _ in range(2):  # a synced passkey whose counter stays 0
+        synced.sign_in_with_biometrics(account.nir, account.password,
+                                       faults=["synced", "counter_zero"])
+        synced.sign_out()
+
+
+def test_unknown_fault_is_a_usage_error(enrolled_app, account):
+    with pytest.raises(ValueError, match="unknown fault"):
+        enrolled_app.sign_in_with_biometrics(account.nir, account.password, faults=["laser"])
+
+
+def test_device_file_round_trips(enrolled_app, new_app, account, tmp_path):
+    path = tmp_path / "phone.json"
+    enrolled_app.device.save(path)
+    saved = json.loads(path.read_text())
+    assert saved["app"]["origin"] == ANDROID_ORIGIN
+    assert len(saved["authenticator"]["credentials"]) == 1
+    assert account.nir not in path.read_text() and account.password not in path.read_text()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+    # Tomorrow, on the same phone: the loaded device signs in.
+    phone = new_app(device=Device.load(path))
+    assert phone.device.to_dict() == enrolled_app.device.to_dict()
+    phone.sign_in_with_biometrics(account.nir, account.password)
+    assert phone.account()["authenticators"][0]["name"] == "Pixel 8"
+
+
+def test_a_phone_without_biometrics_cannot_fake_them(new_app, enrolled_app, account):
+    stranger = new_app()
+    with pytest.raises(AuthenticatorError):
+        stranger.sign_in_with_biometrics(account.nir, account.password)
+
+
+def test_scenario_with_a_wrong_expectation_fails_and_says_why(new_app, account, clock):
+    spec = {"name": "faux", "steps": [
+        {"do": "sign_in_with_code"},
+        {"do": "bio_sign_in", "expect": "ok"},  # wrong: nothing is enrolled
+        {"do": "sign_out"},
+    ]}
+    result = scenario.Runner(new_app, nir=account.nir, password=account.password,
+                             sleep=lambda s: clock.advance(seconds=s)).run(spec)
+    assert not result.ok
+    last = result.steps[-1]
+    assert (last.index, last.outcome, last.expected) == (2, "no_authenticator", ["ok"])
+    assert len(result.steps) == 2  # the run stopped there
+
+
+def test_malformed_scenarios_are_refused(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"steps": "none"}')
+    with pytest.raises(scenario.ScenarioError):
+        scenario.load(bad)
+    with pytest.raises(scenario.ScenarioError):
+        scenario.load("no-such-scenario")
