@@ -27,12 +27,18 @@ class LiveServer:
     def flask(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [str(BIN / "flask"), "--app", "wsgi", *args],
-            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120, check=False,
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
 
     def create_account(self, nir: str, email: str, password: str) -> None:
-        created = self.flask("accounts", "create", "--nir", nir, "--email", email,
-                             "--password", password)
+        created = self.flask(
+            "accounts", "create", "--nir", nir, "--email", email, "--password", password
+        )
         assert created.returncode == 0, created.stderr
 
 
@@ -61,9 +67,20 @@ def start_live_server(tmp_path, postgres_url, redis_prefix) -> Iterator[Callable
         migrated = server.flask("db", "upgrade")
         assert migrated.returncode == 0, migrated.stderr
         process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-             "--threads", "4", "wsgi:app"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                str(BIN / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         processes.append(process)
         _wait_until_up(server.url, process)

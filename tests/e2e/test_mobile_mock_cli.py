@@ -17,8 +17,14 @@ QA_SETTINGS = {"OTP_RESEND_SECONDS": "1", "OTP_HOURLY_CAP": "50"}
 
 
 def mobile_mock(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "mobile-mock"), *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [str(BIN / "mobile-mock"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_readme_journey_with_the_dev_outbox(start_live_server, tmp_path):
@@ -47,12 +53,21 @@ def test_readme_journey_with_the_dev_outbox(start_live_server, tmp_path):
 
 def test_shipped_scenarios_with_a_real_smtp_sink(start_live_server, tmp_path):
     smtp_port = _free_port()
-    server = start_live_server(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1",
-                               SMTP_PORT=str(smtp_port), **QA_SETTINGS)
+    server = start_live_server(
+        MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port), **QA_SETTINGS
+    )
     server.create_account(NIR, EMAIL, PASSWORD)
     for name in sorted(scenario.shipped()):
-        run = mobile_mock("--base-url", server.url, "--device", str(tmp_path / "phone.json"),
-                          "--smtp-sink", f"127.0.0.1:{smtp_port}", "run", name)
+        run = mobile_mock(
+            "--base-url",
+            server.url,
+            "--device",
+            str(tmp_path / "phone.json"),
+            "--smtp-sink",
+            f"127.0.0.1:{smtp_port}",
+            "run",
+            name,
+        )
         assert run.returncode == 0, f"{name}:\n{run.stdout}{run.stderr}"
         assert f"Scénario {name}: réussi" in run.stdout
 
@@ -70,12 +85,14 @@ def test_a_wrong_expectation_exits_non_zero_and_says_why(start_live_server, tmp_
         "    expect: ok\n",
         encoding="utf-8",
     )
-    run = mobile_mock("--base-url", server.url, "--device", str(tmp_path / "p.json"),
-                      "run", str(wrong))
+    run = mobile_mock(
+        "--base-url", server.url, "--device", str(tmp_path / "p.json"), "run", str(wrong)
+    )
     assert run.returncode == 1
     assert "✘ 2. [phone] enable_biometrics: webauthn_failed (attendu / expected: ok)" in run.stdout
-    as_json = mobile_mock("--base-url", server.url, "--device", str(tmp_path / "p.json"),
-                          "--json", "run", str(wrong))
+    as_json = mobile_mock(
+        "--base-url", server.url, "--device", str(tmp_path / "p.json"), "--json", "run", str(wrong)
+    )
     report = json.loads(as_json.stdout)
     assert as_json.returncode == 1 and report["ok"] is False
     assert report["steps"][-1]["outcome"] == "webauthn_failed"

@@ -23,8 +23,11 @@ def android() -> AppIdentity:
 @pytest.fixture
 def new_app(app, account, android):
     def factory(name: str = "phone", device: Device | None = None) -> MobileApp:
-        return MobileApp(transport=FlaskTransport(app.test_client()),
-                         device=device or Device(app=android), email=account.email)
+        return MobileApp(
+            transport=FlaskTransport(app.test_client()),
+            device=device or Device(app=android),
+            email=account.email,
+        )
 
     return factory
 
@@ -40,8 +43,12 @@ def enrolled_app(new_app, account):
 
 @pytest.mark.parametrize("name", sorted(scenario.shipped()))
 def test_shipped_scenarios_pass_in_process(name, new_app, account, clock):
-    runner = scenario.Runner(new_app, nir=account.nir, password=account.password,
-                             sleep=lambda seconds: clock.advance(seconds=seconds))
+    runner = scenario.Runner(
+        new_app,
+        nir=account.nir,
+        password=account.password,
+        sleep=lambda seconds: clock.advance(seconds=seconds),
+    )
     result = runner.run(scenario.load(name))
     assert result.ok, json.dumps(result.to_dict(), indent=2, ensure_ascii=False)
     assert len(result.steps) >= 5
@@ -115,8 +122,9 @@ def test_legitimate_variants_are_accepted(new_app, account, clock):
     assert device["device_type"] == "multi_device" and device["backed_up"] is True
     synced.sign_out()
     for _ in range(2):  # a synced passkey whose counter stays 0
-        synced.sign_in_with_biometrics(account.nir, account.password,
-                                       faults=["synced", "counter_zero"])
+        synced.sign_in_with_biometrics(
+            account.nir, account.password, faults=["synced", "counter_zero"]
+        )
         synced.sign_out()
 
 
@@ -148,13 +156,20 @@ def test_a_phone_without_biometrics_cannot_fake_them(new_app, enrolled_app, acco
 
 
 def test_scenario_with_a_wrong_expectation_fails_and_says_why(new_app, account, clock):
-    spec = {"name": "faux", "steps": [
-        {"do": "sign_in_with_code"},
-        {"do": "bio_sign_in", "expect": "ok"},  # wrong: nothing is enrolled
-        {"do": "sign_out"},
-    ]}
-    result = scenario.Runner(new_app, nir=account.nir, password=account.password,
-                             sleep=lambda s: clock.advance(seconds=s)).run(spec)
+    spec = {
+        "name": "faux",
+        "steps": [
+            {"do": "sign_in_with_code"},
+            {"do": "bio_sign_in", "expect": "ok"},  # wrong: nothing is enrolled
+            {"do": "sign_out"},
+        ],
+    }
+    result = scenario.Runner(
+        new_app,
+        nir=account.nir,
+        password=account.password,
+        sleep=lambda s: clock.advance(seconds=s),
+    ).run(spec)
     assert not result.ok
     last = result.steps[-1]
     assert (last.index, last.outcome, last.expected) == (2, "no_authenticator", ["ok"])
