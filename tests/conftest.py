@@ -30,6 +30,8 @@ from api.config import Settings
 from api.extensions import db
 from api.services import accounts
 
+pytest_plugins = ["tests.live_server"]
+
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 RUN_ID = uuid.uuid4().hex[:10]

@@ -7,7 +7,7 @@ import subprocess
 
 from mobile_mock import scenario
 from tests.conftest import _free_port
-from tests.e2e.conftest import BIN, ROOT
+from tests.live_server import BIN, ROOT
 
 NIR = "1850575123456"
 PASSWORD = "Bienvenue à la Caf 2026"

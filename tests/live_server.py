@@ -1,4 +1,8 @@
-"""Live services under gunicorn on loopback ports, set up with the operator commands."""
+"""Live services under gunicorn on loopback ports, set up with the operator commands.
+
+A pytest plugin (see ``pytest_plugins`` in ``tests/conftest.py``): the e2e, mobile_mock
+and browser tests all start servers with :func:`start_live_server`.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import requests
 
 from tests.conftest import _free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
@@ -49,8 +53,10 @@ def start_live_server(tmp_path, postgres_url, redis_prefix) -> Iterator[Callable
         pytest.skip("the live-server tests run on SQLite; PostgreSQL is covered in-process")
     processes: list[subprocess.Popen] = []
 
-    def start(**overrides: str) -> LiveServer:
+    def start(host: str = "127.0.0.1", **overrides: str) -> LiveServer:
+        """Start a server; ``{port}`` in an override stands for the port it listens on."""
         port = _free_port()
+        overrides = {name: value.format(port=port) for name, value in overrides.items()}
         env = {
             **os.environ,
             "APP_ENV": "testing",
@@ -63,7 +69,7 @@ def start_live_server(tmp_path, postgres_url, redis_prefix) -> Iterator[Callable
             **overrides,
         }
         env.pop("TEST_DATABASE_URL", None)
-        server = LiveServer(url=f"http://127.0.0.1:{port}", env=env)
+        server = LiveServer(url=f"http://{host}:{port}", env=env)
         migrated = server.flask("db", "upgrade")
         assert migrated.returncode == 0, migrated.stderr
         process = subprocess.Popen(

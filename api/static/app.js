@@ -1,0 +1,381 @@
+// Mon Compte web page: the same JSON API as the Caf app. Tokens live in memory only.
+"use strict";
+
+const API = "/api/v1";
+const state = { mfaToken: null, access: null, refresh: null, methods: [], countdown: null };
+
+const $ = (id) => document.getElementById(id);
+
+const MESSAGES = {
+  network: "Le service ne répond pas. Vérifiez votre connexion internet puis réessayez.",
+  webauthnCancelled:
+    "La vérification biométrique a été annulée ou refusée. Réessayez, ou recevez un code par courriel.",
+  webauthnUnsupported: "Ce navigateur ne permet pas la connexion biométrique.",
+  codeSent: (hint) => `Un code a été envoyé à ${hint}. Il est valable 15 minutes.`,
+};
+
+// --- messages, announced to screen readers ----------------------------------------------
+
+function say(text, isError = false) {
+  const box = $("message");
+  box.textContent = text;
+  box.classList.toggle("error", isError);
+  box.setAttribute("role", isError ? "alert" : "status");
+  box.hidden = false;
+  if (isError) box.focus();
+}
+
+function clearMessage() {
+  $("message").hidden = true;
+}
+
+// --- the API ----------------------------------------------------------------------------
+
+class Problem extends Error {
+  constructor(body, status) {
+    super(body.detail || "Une erreur est survenue.");
+    this.code = body.code;
+    this.status = status;
+    this.body = body;
+  }
+}
+
+async function api(method, path, { body, token } = {}) {
+  const headers = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(API + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new Problem({ detail: MESSAGES.network, code: "network" }, 0);
+  }
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Problem(data, response.status);
+  return data;
+}
+
+// Call an account endpoint; refresh the access token once if it expired.
+async function accountApi(method, path, body) {
+  try {
+    return await api(method, path, { body, token: state.access });
+  } catch (error) {
+    if (error.code !== "token_expired" || !state.refresh) throw error;
+    keepTokens(await api("POST", "/auth/refresh", { token: state.refresh }));
+    return api(method, path, { body, token: state.access });
+  }
+}
+
+function keepTokens(pair) {
+  state.access = pair.access_token;
+  state.refresh = pair.refresh_token;
+  state.mfaToken = null;
+}
+
+function showError(error) {
+  if (error instanceof Problem) {
+    say(error.message, true);
+    if (["token_invalid", "token_expired", "token_reused"].includes(error.code) && !state.access) {
+      show("screen-login");
+    }
+  } else if (error && (error.name === "NotAllowedError" || error.name === "AbortError")) {
+    say(MESSAGES.webauthnCancelled, true);
+  } else if (error && error.name === "InvalidStateError") {
+    say("Cet appareil est déjà associé à votre compte.", true);
+  } else {
+    say("Une erreur inattendue est survenue. Réessayez.", true);
+  }
+}
+
+// --- screens ----------------------------------------------------------------------------
+
+function show(screenId) {
+  for (const screen of document.querySelectorAll(".screen")) {
+    screen.hidden = screen.id !== screenId;
+  }
+  const heading = document.querySelector(`#${screenId} h2`);
+  heading.setAttribute("tabindex", "-1");
+  heading.focus();
+}
+
+function biometricsAvailable() {
+  return (
+    window.PublicKeyCredential &&
+    typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function" &&
+    typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function"
+  );
+}
+
+function restart() {
+  Object.assign(state, { mfaToken: null, access: null, refresh: null, methods: [] });
+  stopCountdown();
+  $("login-form").reset();
+  $("code-form").hidden = true;
+  $("code-sent").hidden = true;
+  show("screen-login");
+}
+
+// --- step 1: NIR and password -----------------------------------------------------------
+
+async function onLogin(event) {
+  event.preventDefault();
+  clearMessage();
+  const nir = $("nir").value.trim().toUpperCase();
+  const password = $("password").value;
+  try {
+    const started = await api("POST", "/auth/login", { body: { nir, password } });
+    state.mfaToken = started.mfa_token;
+    state.methods = started.methods;
+    $("password").value = "";
+    $("biometric-choice").hidden = !(started.methods.includes("webauthn") && biometricsAvailable());
+    $("code-form").hidden = true;
+    $("code-sent").hidden = true;
+    show("screen-verify");
+  } catch (error) {
+    const fields = error.body && error.body.errors;
+    if (fields && fields.nir) say(fields.nir[0], true);
+    else showError(error);
+  }
+}
+
+// --- step 2: emailed code or biometrics -------------------------------------------------
+
+function stopCountdown() {
+  if (state.countdown) clearInterval(state.countdown);
+  state.countdown = null;
+  $("resend-countdown").hidden = true;
+  $("send-code").disabled = false;
+}
+
+function startCountdown(seconds) {
+  stopCountdown();
+  let left = seconds;
+  const button = $("send-code");
+  const label = $("resend-countdown");
+  button.disabled = true;
+  label.hidden = false;
+  const tick = () => {
+    label.textContent = `Vous pourrez demander un nouveau code dans ${left} secondes.`;
+    if (left <= 0) {
+      stopCountdown();
+      button.textContent = "Renvoyer le code";
+    }
+    left -= 1;
+  };
+  tick();
+  state.countdown = setInterval(tick, 1000);
+}
+
+async function onSendCode() {
+  clearMessage();
+  try {
+    const sent = await api("POST", "/auth/otp", { token: state.mfaToken });
+    $("code-sent").textContent = MESSAGES.codeSent(sent.email_hint);
+    $("code-sent").hidden = false;
+    $("code-form").hidden = false;
+    startCountdown(sent.resend_after);
+    $("code").focus();
+  } catch (error) {
+    if (error.code === "rate_limited" && error.body.retry_after) {
+      startCountdown(error.body.retry_after);
+    }
+    showError(error);
+  }
+}
+
+async function onVerifyCode(event) {
+  event.preventDefault();
+  clearMessage();
+  const code = $("code").value.trim();
+  if (!/^[0-9]{6}$/.test(code)) {
+    say("Le code doit comporter 6 chiffres.", true);
+    return;
+  }
+  try {
+    keepTokens(await api("POST", "/auth/otp/verify", { body: { code }, token: state.mfaToken }));
+    $("code").value = "";
+    stopCountdown();
+    await openAccount("Vous êtes connecté.");
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function onUseBiometrics() {
+  clearMessage();
+  try {
+    const options = await api("POST", "/auth/webauthn/options", { token: state.mfaToken });
+    const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options);
+    const credential = await navigator.credentials.get({ publicKey });
+    const pair = await api("POST", "/auth/webauthn/verify", {
+      body: credential.toJSON(),
+      token: state.mfaToken,
+    });
+    keepTokens(pair);
+    stopCountdown();
+    await openAccount("Vous êtes connecté avec la biométrie.");
+  } catch (error) {
+    showError(error);
+  }
+}
+
+// --- step 3: « Gérer mon compte » -------------------------------------------------------
+
+const dateFormat = new Intl.DateTimeFormat("fr-FR", { dateStyle: "long", timeStyle: "short" });
+const formatDate = (iso) => (iso ? dateFormat.format(new Date(iso)) : "jamais");
+
+async function openAccount(greeting) {
+  show("screen-account");
+  if (greeting) say(greeting);
+  await refreshAccount();
+}
+
+async function refreshAccount() {
+  const [account, sessions, activity] = await Promise.all([
+    accountApi("GET", "/account"),
+    accountApi("GET", "/account/sessions"),
+    accountApi("GET", "/account/activity"),
+  ]);
+  $("account-summary").textContent =
+    `Numéro de sécurité sociale : ${account.nir_masked} — courriel : ${account.email}`;
+  renderDevices(account.authenticators);
+  renderSessions(sessions.items);
+  renderActivity(activity.items);
+  $("enable-form").hidden = !biometricsAvailable();
+}
+
+function renderDevices(devices) {
+  const list = $("devices");
+  list.replaceChildren();
+  if (devices.length === 0) {
+    const empty = document.createElement("li");
+    empty.textContent = "Aucun appareil associé pour le moment.";
+    list.append(empty);
+    return;
+  }
+  for (const device of devices) {
+    const item = $("device-template").content.firstElementChild.cloneNode(true);
+    item.querySelector(".device-name").textContent = device.name;
+    item.querySelector(".device-dates").textContent =
+      `Associé le ${formatDate(device.created_at)} — dernière utilisation : ${formatDate(device.last_used_at)}`;
+    if (device.blocked) {
+      const blocked = document.createElement("p");
+      blocked.className = "blocked";
+      blocked.textContent = "Bloqué par sécurité : cet appareil ne peut plus vous connecter.";
+      item.insertBefore(blocked, item.querySelector(".actions"));
+    }
+    for (const button of item.querySelectorAll("button")) {
+      button.dataset.id = device.id;
+      button.dataset.name = device.name;
+      button.setAttribute("aria-label", `${button.textContent} ${device.name}`);
+    }
+    list.append(item);
+  }
+}
+
+function renderSessions(sessions) {
+  const list = $("sessions");
+  list.replaceChildren();
+  for (const session of sessions) {
+    const item = document.createElement("li");
+    const how = session.amr.includes("hwk") ? "biométrie" : "code par courriel";
+    const text = document.createElement("p");
+    text.textContent = `${session.current ? "Cette connexion" : "Autre connexion"} — ${how} — depuis le ${formatDate(session.created_at)}`;
+    item.append(text);
+    if (!session.current) {
+      const end = document.createElement("button");
+      end.type = "button";
+      end.className = "link danger";
+      end.dataset.action = "end-session";
+      end.dataset.id = session.id;
+      end.textContent = "Fermer cette connexion";
+      item.append(end);
+    }
+    list.append(item);
+  }
+}
+
+function renderActivity(events) {
+  const list = $("activity");
+  list.replaceChildren();
+  for (const event of events.slice(0, 10)) {
+    const item = document.createElement("li");
+    item.textContent = `${formatDate(event.at)} : ${event.detail}`;
+    list.append(item);
+  }
+}
+
+async function onEnableBiometrics(event) {
+  event.preventDefault();
+  clearMessage();
+  const name = $("device-name").value.trim() || "Mon téléphone";
+  try {
+    const options = await accountApi("POST", "/account/authenticators/options");
+    const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(options);
+    const credential = await navigator.credentials.create({ publicKey });
+    await accountApi("POST", "/account/authenticators", { credential: credential.toJSON(), name });
+    say(`La connexion biométrique est activée sur « ${name} ».`);
+    await refreshAccount();
+  } catch (error) {
+    if (error.code === "reauthentication_required") {
+      say(`${error.message} Déconnectez-vous puis reconnectez-vous.`, true);
+    } else {
+      showError(error);
+    }
+  }
+}
+
+async function onAccountAction(event) {
+  const button = event.target.closest("button[data-action]");
+  if (!button) return;
+  clearMessage();
+  const { action, id, name } = button.dataset;
+  try {
+    if (action === "rename") {
+      const newName = window.prompt("Nouveau nom de l'appareil :", name);
+      if (!newName || !newName.trim()) return;
+      await accountApi("PATCH", `/account/authenticators/${id}`, { name: newName.trim() });
+      say(`Appareil renommé en « ${newName.trim()} ».`);
+    } else if (action === "remove") {
+      if (!window.confirm(`Retirer « ${name} » ? Il ne pourra plus vous connecter.`)) return;
+      await accountApi("DELETE", `/account/authenticators/${id}`);
+      say(`L'appareil « ${name} » a été retiré.`);
+    } else if (action === "end-session") {
+      await accountApi("DELETE", `/account/sessions/${id}`);
+      say("La connexion a été fermée.");
+    }
+    await refreshAccount();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function onSignOut() {
+  try {
+    await api("POST", "/auth/logout", { token: state.access });
+  } catch {
+    // Signed out locally in any case: the tokens are forgotten below.
+  }
+  restart();
+  say("Vous êtes déconnecté.");
+}
+
+// --- wiring -----------------------------------------------------------------------------
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("login-form").addEventListener("submit", onLogin);
+  $("send-code").addEventListener("click", onSendCode);
+  $("code-form").addEventListener("submit", onVerifyCode);
+  $("use-biometrics").addEventListener("click", onUseBiometrics);
+  $("enable-form").addEventListener("submit", onEnableBiometrics);
+  $("sign-out").addEventListener("click", onSignOut);
+  $("screen-account").addEventListener("click", onAccountAction);
+  for (const link of document.querySelectorAll("[data-action='restart']")) {
+    link.addEventListener("click", restart);
+  }
+});

@@ -1,0 +1,121 @@
+"""Chromium, driven by Playwright, with a CDP virtual authenticator.
+
+Debian's Chromium (``apt-get install -y chromium``) is used, never a downloaded browser.
+Outside CI the tests are skipped, with a message, when it is absent; in CI they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "tests/browser" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        message = f"Chromium not found at {CHROMIUM}: apt-get install -y chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+class VirtualPhone:
+    """A page on a phone-sized screen with a platform authenticator (CDP WebAuthn domain)."""
+
+    def __init__(self, browser, *, user_verified: bool = True) -> None:
+        self.context = browser.new_context(viewport=PHONE, locale="fr-FR", device_scale_factor=2)
+        self.page = self.context.new_page()
+        self.cdp = self.context.new_cdp_session(self.page)
+        self.cdp.send("WebAuthn.enable", {"enableUI": False})
+        self.authenticator_id = self.cdp.send(
+            "WebAuthn.addVirtualAuthenticator",
+            {
+                "options": {
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": True,
+                    "hasUserVerification": True,
+                    "isUserVerified": user_verified,
+                    "automaticPresenceSimulation": True,
+                }
+            },
+        )["authenticatorId"]
+
+    def set_user_verified(self, verified: bool) -> None:
+        self.cdp.send(
+            "WebAuthn.setUserVerified",
+            {"authenticatorId": self.authenticator_id, "isUserVerified": verified},
+        )
+
+    def credentials(self) -> list[dict]:
+        return self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.authenticator_id})[
+            "credentials"
+        ]
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def phone(browser) -> Iterator[VirtualPhone]:
+    device = VirtualPhone(browser)
+    yield device
+    device.close()
+
+
+@pytest.fixture
+def unverified_phone(browser) -> Iterator[VirtualPhone]:
+    device = VirtualPhone(browser, user_verified=False)
+    yield device
+    device.close()
+
+
+@pytest.fixture
+def web_server(start_live_server, smtp):
+    """The service on http://localhost:<port>, RP ID localhost, real mail to the SMTP sink."""
+    return start_live_server(
+        host="localhost",
+        WEBAUTHN_RP_ID="localhost",
+        WEBAUTHN_ORIGINS="http://localhost:{port}",
+        MAIL_BACKEND="smtp",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp.port),
+    )
