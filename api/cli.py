@@ -15,7 +15,8 @@ from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
 from .errors import ApiError
-from .services import accounts, mailer
+from .nir import mask_email
+from .services import accounts, housekeeping, mailer
 
 DEMO_NIR = "1850575123456"
 DEMO_EMAIL = "demo@moncompte.example"
@@ -24,6 +25,7 @@ DEMO_PASSWORD = "Bienvenue à la Caf 2026"  # noqa: S105 (public demo account)
 accounts_cli = AppGroup("accounts", help="Create, import and disable accounts.")
 mail_cli = AppGroup("mail", help="Deliver the mail outbox.")
 webauthn_cli = AppGroup("webauthn", help="WebAuthn relying-party helpers.")
+maintenance_cli = AppGroup("maintenance", help="Housekeeping jobs.")
 
 
 def _fail(error: ApiError) -> None:
@@ -120,6 +122,32 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         run_simple(host, port, app, threaded=True)
 
 
+@mail_cli.command("parked")
+def list_parked_mail() -> None:
+    """List messages parked after too many failed deliveries."""
+    rows = mailer.parked()
+    for mail in rows:
+        click.echo(
+            f"{mail.id}  {mail.created_at:%Y-%m-%d %H:%M}  {mask_email(mail.to)}  "
+            f"{mail.subject}  [{mail.attempts} attempts: {mail.last_error}]"
+        )
+    click.echo(f"{len(rows)} parked message(s).")
+
+
+@mail_cli.command("retry")
+@click.option("--id", "mail_id", help="One message; all parked messages when omitted.")
+def retry_parked_mail(mail_id: str | None) -> None:
+    """Put parked messages back in the queue."""
+    click.echo(f"{mailer.retry_parked(mail_id)} message(s) queued again.")
+
+
+@maintenance_cli.command("purge")
+def purge() -> None:
+    """Delete expired sign-ins, codes, challenges, sessions, old mail and old activity."""
+    for table, count in housekeeping.purge().items():
+        click.echo(f"{table}: {count} deleted")
+
+
 @webauthn_cli.command("android-origin")
 @click.argument("fingerprint")
 def android_origin(fingerprint: str) -> None:
@@ -141,4 +169,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(accounts_cli)
     app.cli.add_command(mail_cli)
     app.cli.add_command(webauthn_cli)
+    app.cli.add_command(maintenance_cli)
     app.cli.add_command(demo)

@@ -74,6 +74,9 @@ class Settings:
     SMTP_STARTTLS: bool = False
     SMTP_TIMEOUT_SECONDS: int = 10
     MAIL_MAX_ATTEMPTS: int = 8
+    MAIL_RETRY_BASE_SECONDS: int = 30
+    MAIL_KEEP_DAYS: int = 30
+    ACTIVITY_RETENTION_DAYS: int = 365
     RATELIMIT_STORAGE_URI: str = "memory://"
     RATELIMIT_KEY_PREFIX: str = "moncompte"
     RATELIMIT_PER_IP: str = "600 per minute"

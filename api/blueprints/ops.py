@@ -8,6 +8,7 @@ from sqlalchemy import text
 from ..errors import ServiceUnavailable
 from ..extensions import db
 from ..openapi import build_spec
+from ..services import mailer
 
 bp = Blueprint("ops", __name__)
 
@@ -20,13 +21,14 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Answer 200 only while the database answers."""
+    """Answer 200 only while the database answers; report the mail backlog too."""
     try:
         db.session.execute(text("SELECT 1"))
+        backlog = mailer.backlog()
     except Exception:
         db.session.rollback()
         raise ServiceUnavailable(database="unreachable", headers={"Retry-After": "5"}) from None
-    return jsonify(status="ready", database="ok")
+    return jsonify(status="ready", database="ok", mail_backlog=backlog)
 
 
 @bp.get("/api/v1/openapi.json")

@@ -2,9 +2,11 @@
 
 A message is written to ``outbox_mail`` in the same database transaction as the event
 that causes it, so a crash or a mail-server outage loses nothing. Delivery happens
-after the response is sent (one attempt) and in ``flask mail deliver`` (retries with
-exponential backoff), both claiming a row with a conditional UPDATE so that several
-nodes and workers deliver each message once.
+after the response is sent (one attempt) and in ``flask mail deliver`` workers, which
+retry with exponential backoff. A message is claimed before it is sent: on PostgreSQL
+with ``FOR UPDATE SKIP LOCKED`` (workers never wait for each other), everywhere with a
+conditional UPDATE, so each message is handed to the SMTP server once. A claim is a
+lease: if the worker dies, the message becomes due again when the lease ends.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from flask import current_app, g
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, select, update
 
 from ..clock import utcnow
 from ..extensions import db
@@ -28,8 +30,12 @@ from .mail_templates import MailMessage
 log = logging.getLogger(__name__)
 
 CLAIM_LEASE = timedelta(minutes=2)
-BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 3600
+_DUE_STATUSES = ("pending", "sending")
+
+
+class PermanentFailure(Exception):
+    """The SMTP server refused the message for good (5xx): retrying cannot help."""
 
 
 def queue(to: str, message: MailMessage) -> OutboxMail:
@@ -68,29 +74,56 @@ def take_queued_ids() -> list[str]:
     return g.pop("queued_mail_ids", [])
 
 
-def deliver_due(limit: int = 100) -> int:
-    """Deliver every message whose turn has come; return how many were sent."""
+def _due(now):
+    return (OutboxMail.status.in_(_DUE_STATUSES), OutboxMail.next_attempt_at <= now)
+
+
+def deliver_due(limit: int = 50) -> int:
+    """Claim a batch of due messages and send them; return how many were sent."""
+    return sum(_send_claimed(mail_id) for mail_id in claim_batch(limit))
+
+
+def claim_batch(limit: int) -> list[str]:
+    """Claim up to ``limit`` due messages for this worker."""
     now = utcnow()
-    due = db.session.scalars(
-        select(OutboxMail.id)
-        .where(
-            or_(OutboxMail.status == "pending", OutboxMail.status == "sending"),
-            OutboxMail.next_attempt_at <= now,
-        )
-        .order_by(OutboxMail.next_attempt_at)
-        .limit(limit)
-    ).all()
-    return sum(deliver(mail_id) for mail_id in due)
+    query = select(OutboxMail.id).where(*_due(now)).order_by(OutboxMail.next_attempt_at)
+    if db.engine.dialect.name == "postgresql":
+        # Rows another worker is claiming are skipped, not waited for.
+        query = query.with_for_update(skip_locked=True)
+    ids = list(db.session.scalars(query.limit(limit)))
+    claimed = [mail_id for mail_id in ids if _claim(mail_id, now)]
+    db.session.commit()
+    return claimed
 
 
 def deliver(mail_id: str) -> bool:
-    """Claim and send one message; on failure schedule a retry. Return True when sent."""
-    if not _claim(mail_id):
-        return False
+    """Claim and send one message (the attempt made right after a response)."""
+    claimed = _claim(mail_id, utcnow())
+    db.session.commit()
+    return claimed and _send_claimed(mail_id)
+
+
+def _claim(mail_id: str, now) -> bool:
+    result = db.session.execute(
+        update(OutboxMail)
+        .where(OutboxMail.id == mail_id, *_due(now))
+        .values(
+            status="sending", next_attempt_at=now + CLAIM_LEASE, attempts=OutboxMail.attempts + 1
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _send_claimed(mail_id: str) -> bool:
     mail = db.session.get(OutboxMail, mail_id)
-    assert mail is not None
+    if mail is None:
+        return False
     try:
         _send_smtp(mail)
+    except PermanentFailure as exc:
+        _park(mail, exc)
+        return False
     except (OSError, smtplib.SMTPException) as exc:
         _schedule_retry(mail, exc)
         return False
@@ -102,40 +135,35 @@ def deliver(mail_id: str) -> bool:
     return True
 
 
-def _claim(mail_id: str) -> bool:
-    now = utcnow()
-    result = db.session.execute(
-        update(OutboxMail)
-        .where(
-            OutboxMail.id == mail_id,
-            or_(OutboxMail.status == "pending", OutboxMail.status == "sending"),
-            OutboxMail.next_attempt_at <= now,
-        )
-        .values(
-            status="sending", next_attempt_at=now + CLAIM_LEASE, attempts=OutboxMail.attempts + 1
-        )
-        .execution_options(synchronize_session=False)
-    )
+def _describe(exc: Exception, mail: OutboxMail) -> str:
+    # SMTP errors may quote the recipient: operators see it masked, like everywhere else.
+    text = str(exc).replace(mail.to, mask_email(mail.to))
+    return f"{type(exc).__name__}: {text[:150]}"
+
+
+def _park(mail: OutboxMail, exc: Exception) -> None:
+    mail.status = "failed"
+    mail.last_error = _describe(exc, mail)
     db.session.commit()
-    return result.rowcount == 1
+    log.error("mail parked", extra={"mail_id": mail.id, "error": type(exc).__name__})
 
 
 def _schedule_retry(mail: OutboxMail, exc: Exception) -> None:
-    db.session.refresh(mail)
-    delay = min(BACKOFF_BASE_SECONDS * 2 ** (mail.attempts - 1), BACKOFF_MAX_SECONDS)
-    mail.last_error = f"{type(exc).__name__}: {str(exc)[:150]}"
     if mail.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
-        mail.status = "failed"
-    else:
-        mail.status = "pending"
-        mail.next_attempt_at = utcnow() + timedelta(seconds=delay)
+        _park(mail, exc)
+        return
+    base = current_app.config["MAIL_RETRY_BASE_SECONDS"]
+    delay = min(base * 2 ** (mail.attempts - 1), BACKOFF_MAX_SECONDS)
+    mail.status = "pending"
+    mail.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    mail.last_error = _describe(exc, mail)
     db.session.commit()
     log.warning(
         "mail delivery failed",
         extra={
             "mail_id": mail.id,
             "attempts": mail.attempts,
-            "status": mail.status,
+            "retry_in_s": delay,
             "error": type(exc).__name__,
         },
     )
@@ -151,14 +179,61 @@ def _send_smtp(mail: OutboxMail) -> None:
     message["Message-ID"] = make_msgid(idstring=mail.id, domain="moncompte.caf")
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
-    with smtplib.SMTP(
-        config["SMTP_HOST"], config["SMTP_PORT"], timeout=config["SMTP_TIMEOUT_SECONDS"]
-    ) as smtp:
-        if config["SMTP_STARTTLS"]:
-            smtp.starttls(context=ssl.create_default_context())
-        if config["SMTP_USERNAME"]:
-            smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
-        smtp.send_message(message)
+    try:
+        with smtplib.SMTP(
+            config["SMTP_HOST"], config["SMTP_PORT"], timeout=config["SMTP_TIMEOUT_SECONDS"]
+        ) as smtp:
+            if config["SMTP_STARTTLS"]:
+                smtp.starttls(context=ssl.create_default_context())
+            if config["SMTP_USERNAME"]:
+                smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
+            smtp.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        if codes and all(500 <= code < 600 for code in codes):
+            raise PermanentFailure(str(exc)) from exc
+        raise
+    except smtplib.SMTPResponseException as exc:
+        if 500 <= exc.smtp_code < 600:
+            raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+        raise
+
+
+def backlog() -> dict[str, int]:
+    """Return how many messages wait to be sent and how many are parked."""
+    counts = dict(
+        db.session.execute(
+            select(OutboxMail.status, func.count()).group_by(OutboxMail.status)
+        ).all()
+    )
+    return {
+        "pending": counts.get("pending", 0) + counts.get("sending", 0),
+        "parked": counts.get("failed", 0),
+    }
+
+
+def parked(limit: int = 100) -> list[OutboxMail]:
+    query = (
+        select(OutboxMail)
+        .where(OutboxMail.status == "failed")
+        .order_by(OutboxMail.created_at)
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
+def retry_parked(mail_id: str | None = None) -> int:
+    """Put parked messages (one, or all) back in the queue, due now."""
+    query = update(OutboxMail).where(OutboxMail.status == "failed")
+    if mail_id is not None:
+        query = query.where(OutboxMail.id == mail_id)
+    result = db.session.execute(
+        query.values(status="pending", attempts=0, next_attempt_at=utcnow()).execution_options(
+            synchronize_session=False
+        )
+    )
+    db.session.commit()
+    return result.rowcount
 
 
 def outbox_for(address: str, limit: int = 20) -> list[OutboxMail]:

@@ -79,7 +79,11 @@ def test_security_headers(client):
 
 def test_health_and_readiness(client):
     assert client.get("/healthz").json == {"status": "ok"}
-    assert client.get("/readyz").json == {"status": "ready", "database": "ok"}
+    assert client.get("/readyz").json == {
+        "status": "ready",
+        "database": "ok",
+        "mail_backlog": {"pending": 0, "parked": 0},
+    }
 
 
 def test_readiness_fails_without_a_database(tmp_path, smtp, redis_prefix):

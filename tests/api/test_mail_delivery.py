@@ -56,3 +56,45 @@ def test_outbox_backend_keeps_mail_in_the_database(app, auth, account, smtp, cli
     assert smtp.messages == []
     items = client.get(f"/api/v1/dev/outbox?to={account.email}").json["items"]
     assert len(items) == 1 and "15 minutes" in items[0]["text"]
+
+
+class RefusingSink(SmtpSink):
+    """An SMTP server that refuses every message with a permanent error."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return "550 5.1.1 Mailbox unavailable"
+
+
+def test_a_permanent_refusal_parks_at_once_and_can_be_retried(
+    app, auth, account, smtp, runner, client
+):
+    smtp.stop()
+    refusing = RefusingSink(port=smtp.port)
+    refusing.start()
+    try:
+        auth.send_code(auth.start(account))
+    finally:
+        refusing.stop()
+    with app.app_context():
+        mail = db.session.scalars(select(OutboxMail)).one()
+        assert mail.status == "failed" and mail.attempts == 1 and "550" in mail.last_error
+    assert client.get("/readyz").json["mail_backlog"] == {"pending": 0, "parked": 1}
+
+    listed = runner.invoke(args=["mail", "parked"])
+    assert "1 parked message(s)." in listed.output
+    assert account.email not in listed.output  # addresses are masked for operators too
+
+    revived = SmtpSink(port=smtp.port)
+    revived.start()
+    try:
+        assert "1 message(s) queued again." in runner.invoke(args=["mail", "retry"]).output
+        assert "1 message(s) sent." in runner.invoke(args=["mail", "deliver"]).output
+        assert len(revived.to(account.email)) == 1
+    finally:
+        revived.stop()
+
+
+def test_backlog_is_reported_while_smtp_is_down(app, auth, account, smtp, client):
+    smtp.stop()
+    auth.send_code(auth.start(account))
+    assert client.get("/readyz").json["mail_backlog"] == {"pending": 1, "parked": 0}

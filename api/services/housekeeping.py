@@ -1,0 +1,66 @@
+"""Housekeeping: remove what has expired, keep activity for the configured period.
+
+Run ``flask --app wsgi maintenance purge`` regularly (e.g. hourly). Every delete is a
+bulk statement on an indexed column; child rows (codes, challenges, refresh tokens) go
+with their parents through ON DELETE CASCADE.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, or_
+
+from ..clock import utcnow
+from ..extensions import db
+from ..models import (
+    AuthSession,
+    EmailCode,
+    LoginThrottle,
+    LoginTransaction,
+    OutboxMail,
+    RefreshToken,
+    SecurityEvent,
+    WebAuthnChallenge,
+)
+
+# Leave a margin after expiry, so nothing disappears while a request still uses it.
+GRACE = timedelta(hours=1)
+
+
+def purge() -> dict[str, int]:
+    """Delete expired rows; return how many of each kind went."""
+    config = current_app.config
+    now = utcnow()
+    cutoff = now - GRACE
+    statements = {
+        "webauthn_challenges": delete(WebAuthnChallenge).where(
+            WebAuthnChallenge.expires_at < cutoff
+        ),
+        "email_codes": delete(EmailCode).where(EmailCode.expires_at < cutoff),
+        "login_transactions": delete(LoginTransaction).where(LoginTransaction.expires_at < cutoff),
+        # Spent refresh tokens stay while their session lives: they reveal token theft.
+        "refresh_tokens": delete(RefreshToken).where(RefreshToken.expires_at < cutoff),
+        "sessions": delete(AuthSession).where(
+            or_(AuthSession.expires_at < cutoff, AuthSession.revoked_at < cutoff)
+        ),
+        "outbox_mail": delete(OutboxMail).where(
+            OutboxMail.status.in_(("sent", "kept")),
+            OutboxMail.created_at < now - timedelta(days=config["MAIL_KEEP_DAYS"]),
+        ),
+        "login_throttles": delete(LoginThrottle).where(
+            LoginThrottle.updated_at < now - timedelta(days=1),
+            or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now),
+        ),
+        "security_events": delete(SecurityEvent).where(
+            SecurityEvent.created_at < now - timedelta(days=config["ACTIVITY_RETENTION_DAYS"])
+        ),
+    }
+    counts = {}
+    for name, statement in statements.items():
+        counts[name] = db.session.execute(
+            statement.execution_options(synchronize_session=False)
+        ).rowcount
+    db.session.commit()
+    return counts

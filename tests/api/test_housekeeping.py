@@ -1,0 +1,57 @@
+"""``flask maintenance purge``: expired state goes, live state stays."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from api.extensions import db
+from api.models import (
+    AuthSession,
+    EmailCode,
+    LoginThrottle,
+    LoginTransaction,
+    RefreshToken,
+    SecurityEvent,
+)
+from tests.conftest import bearer
+
+
+def count(app, model) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_purge_removes_only_what_expired(app, auth, account, runner, clock, client):
+    old = auth.sign_in(account)  # a session that will be signed out
+    client.post("/api/v1/auth/logout", headers=bearer(old["access_token"]))
+    auth.send_code(auth.start(account))  # an abandoned sign-in with its code
+    auth.login(account, password="mauvais mot de passe")  # a throttle row
+
+    clock.advance(hours=2)
+    live = auth.sign_in(account)  # this one must survive
+    result = runner.invoke(args=["maintenance", "purge"])
+    assert result.exit_code == 0, result.output
+    assert "login_transactions: 2 deleted" in result.output  # the two older sign-ins
+
+    assert count(app, EmailCode) == 1  # the live sign-in's code
+    assert count(app, LoginTransaction) == 1
+    assert count(app, AuthSession) == 1
+    assert client.get("/api/v1/account", headers=bearer(live["access_token"])).status_code == 200
+    refreshed = client.post("/api/v1/auth/refresh", headers=bearer(live["refresh_token"]))
+    assert refreshed.status_code == 200
+
+    clock.advance(days=2)
+    runner.invoke(args=["maintenance", "purge"])
+    assert count(app, LoginThrottle) == 0
+
+
+def test_activity_is_kept_for_the_configured_period(app, auth, account, runner, clock):
+    auth.login(account, password="mauvais mot de passe")
+    events = count(app, SecurityEvent)
+    clock.advance(days=364)
+    runner.invoke(args=["maintenance", "purge"])
+    assert count(app, SecurityEvent) == events
+    clock.advance(days=2)
+    runner.invoke(args=["maintenance", "purge"])
+    assert count(app, SecurityEvent) == 0
+    assert count(app, RefreshToken) == 0
