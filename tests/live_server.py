@@ -1,7 +1,9 @@
 """Live services under gunicorn on loopback ports, set up with the operator commands.
 
 A pytest plugin (see ``pytest_plugins`` in ``tests/conftest.py``): the e2e, mobile_mock
-and browser tests all start servers with :func:`start_live_server`.
+and browser tests all start nodes with the ``start_live_server`` fixture. All nodes of a
+test share one database (a SQLite file, or a new PostgreSQL database when the suite runs
+against PostgreSQL) and one rate-limit namespace, as nodes behind a load balancer do.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from tests.conftest import _free_port
 
@@ -27,6 +32,7 @@ BIN = Path(sys.executable).parent
 class LiveServer:
     url: str
     env: dict[str, str]
+    process: subprocess.Popen | None = None
 
     def flask(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -45,26 +51,59 @@ class LiveServer:
         )
         assert created.returncode == 0, created.stderr
 
+    def worker_pids(self) -> list[int]:
+        """Return the pids of the gunicorn workers (children of the master)."""
+        master = self.process.pid
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == master:
+                    pids.append(int(entry.name))
+        return pids
+
 
 @pytest.fixture
-def start_live_server(tmp_path, postgres_url, redis_prefix) -> Iterator[Callable[..., LiveServer]]:
-    """Start gunicorn (two workers) on a fresh SQLite database; stop it after the test."""
-    if postgres_url:
-        pytest.skip("the live-server tests run on SQLite; PostgreSQL is covered in-process")
-    processes: list[subprocess.Popen] = []
+def live_database_url(tmp_path, postgres_url) -> Iterator[str]:
+    """A database for this test's live nodes."""
+    if not postgres_url:
+        yield f"sqlite:///{tmp_path / 'live.sqlite3'}"
+        return
+    name = f"moncompte_live_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
-    def start(host: str = "127.0.0.1", **overrides: str) -> LiveServer:
-        """Start a server; ``{port}`` in an override stands for the port it listens on."""
+
+@pytest.fixture
+def start_live_server(
+    live_database_url, redis_prefix, tmp_path
+) -> Iterator[Callable[..., LiveServer]]:
+    """Start gunicorn nodes; stop them after the test."""
+    processes: list[tuple[subprocess.Popen, object]] = []
+    limits_prefix = f"{redis_prefix}-live-{uuid.uuid4().hex[:8]}"
+
+    def start(host: str = "127.0.0.1", workers: int = 2, **overrides: str) -> LiveServer:
+        """Start a node; ``{port}`` in an override stands for the port it listens on."""
         port = _free_port()
         overrides = {name: value.format(port=port) for name, value in overrides.items()}
         env = {
             **os.environ,
             "APP_ENV": "testing",
-            "DATABASE_URL": f"sqlite:///{tmp_path / f'live-{port}.sqlite3'}",
+            "DATABASE_URL": live_database_url,
             "SECRET_KEY": "live-secret-key-0123456789abcdef0123456789",
             "JWT_SECRET_KEY": "live-jwt-key-0123456789abcdef0123456789ab",
             "MAIL_BACKEND": "outbox",
-            "RATELIMIT_KEY_PREFIX": f"{redis_prefix}-live-{port}",
+            "RATELIMIT_KEY_PREFIX": limits_prefix,
             "RATELIMIT_STORAGE_URI": os.environ.get("TEST_REDIS_URL", "memory://"),
             **overrides,
         }
@@ -72,43 +111,54 @@ def start_live_server(tmp_path, postgres_url, redis_prefix) -> Iterator[Callable
         server = LiveServer(url=f"http://{host}:{port}", env=env)
         migrated = server.flask("db", "upgrade")
         assert migrated.returncode == 0, migrated.stderr
+        # Logs go to a file: a pipe nobody reads would fill up and stall the master.
+        log = open(tmp_path / f"gunicorn-{port}.log", "wb")  # noqa: SIM115 (closed below)
         process = subprocess.Popen(
             [
                 str(BIN / "gunicorn"),
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",
-                "2",
+                str(workers),
+                "--worker-class",
+                "gthread",
                 "--threads",
                 "4",
                 "wsgi:app",
             ],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
-        processes.append(process)
-        _wait_until_up(server.url, process)
+        processes.append((process, log))
+        server.process = process
+        _wait_until_up(server.url, process, tmp_path / f"gunicorn-{port}.log")
         return server
 
+    start.database_url = live_database_url  # type: ignore[attr-defined]
     yield start
-    for process in processes:
+    for process, log in processes:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
 
 
 @pytest.fixture
 def live_server(start_live_server, smtp) -> LiveServer:
-    """A live service that sends real mail to the test's SMTP sink."""
+    """A live node that sends real mail to the test's SMTP sink."""
     return start_live_server(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp.port))
 
 
-def _wait_until_up(url: str, process: subprocess.Popen) -> None:
+def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(process.stderr.read().decode())
+            raise RuntimeError(log.read_text(errors="replace")[-4000:])
         try:
             if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return

@@ -1,0 +1,202 @@
+"""Live nodes keep their promises when a dependency fails, and lose nothing."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from api.models import AuthSession, EmailCode, LoginTransaction, RefreshToken
+from tests.conftest import SmtpSink, _free_port
+from tests.live_server import BIN, ROOT
+from tests.tcp_proxy import TcpProxy
+
+NIR = "1850575000654"
+PASSWORD = "Une phrase de passe solide"
+EMAIL = "pannes@exemple.fr"
+PROBLEM = "application/problem+json"
+
+
+def login(url: str, password: str = PASSWORD) -> requests.Response:
+    return requests.post(
+        f"{url}/api/v1/auth/login", json={"nir": NIR, "password": password}, timeout=15
+    )
+
+
+def send_code(url: str, mfa: str) -> requests.Response:
+    return requests.post(
+        f"{url}/api/v1/auth/otp", headers={"Authorization": f"Bearer {mfa}"}, timeout=15
+    )
+
+
+def verify(url: str, mfa: str, code: str) -> requests.Response:
+    return requests.post(
+        f"{url}/api/v1/auth/otp/verify",
+        json={"code": code},
+        timeout=15,
+        headers={"Authorization": f"Bearer {mfa}"},
+    )
+
+
+def test_mail_survives_an_smtp_outage_and_goes_out_once_with_two_workers(start_live_server):
+    smtp_port = _free_port()  # nothing listens there yet: the mail server is down
+    node = start_live_server(
+        MAIL_BACKEND="smtp",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp_port),
+        MAIL_RETRY_BASE_SECONDS="1",
+    )
+    node.create_account(NIR, EMAIL, PASSWORD)
+    mfa = login(node.url).json()["mfa_token"]
+    assert send_code(node.url, mfa).status_code == 202
+    time.sleep(0.5)
+    assert requests.get(f"{node.url}/readyz", timeout=5).json()["mail_backlog"]["pending"] == 1
+
+    sink = SmtpSink(port=smtp_port)
+    sink.start()
+    workers = [
+        subprocess.Popen(
+            [str(BIN / "flask"), "--app", "wsgi", "mail", "deliver", "--loop", "--interval", "0.2"],
+            cwd=ROOT,
+            env=node.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
+    try:
+        code = sink.last_code(EMAIL, wait=20)
+        time.sleep(3)  # both workers keep polling: a duplicate would show up now
+        assert len(sink.to(EMAIL)) == 1
+        assert verify(node.url, mfa, code).status_code == 200
+        backlog = requests.get(f"{node.url}/readyz", timeout=5).json()["mail_backlog"]
+        assert backlog == {"pending": 0, "parked": 0}
+    finally:
+        for worker in workers:
+            worker.terminate()
+            worker.wait(timeout=10)
+        sink.stop()
+
+
+def test_database_outage_gives_503_and_the_node_heals_itself(start_live_server, postgres_url):
+    if not postgres_url:
+        pytest.skip("needs a database server to cut off (runs against PostgreSQL)")
+    server = make_url(postgres_url)
+    proxy = TcpProxy(server.host or "127.0.0.1", server.port or 5432)
+    database = make_url(postgres_url)
+    live_database = make_url(start_live_server.database_url)
+    through_proxy = database.set(host="127.0.0.1", port=proxy.port, database=live_database.database)
+    node = start_live_server(DATABASE_URL=through_proxy.render_as_string(hide_password=False))
+    node.create_account(NIR, EMAIL, PASSWORD)
+    try:
+        assert login(node.url).status_code == 200
+        proxy.cut()
+        ready = requests.get(f"{node.url}/readyz", timeout=15)
+        assert ready.status_code == 503 and ready.headers["Content-Type"] == PROBLEM
+        assert ready.json()["code"] == "service_unavailable"
+        down = login(node.url)
+        assert down.status_code == 503 and down.headers["Content-Type"] == PROBLEM
+        assert down.json()["detail"].startswith("Le service est momentanément indisponible")
+        assert requests.get(f"{node.url}/healthz", timeout=5).status_code == 200
+
+        proxy.restore()  # no restart of the node: the pool's pre-ping reconnects
+        deadline = time.monotonic() + 20
+        while requests.get(f"{node.url}/readyz", timeout=15).status_code != 200:
+            assert time.monotonic() < deadline, "the node did not recover"
+            time.sleep(0.5)
+        assert login(node.url).status_code == 200
+    finally:
+        proxy.close()
+
+
+def test_redis_outage_keeps_sign_in_working_and_the_lockout_holding(start_live_server):
+    dead_redis = f"redis://127.0.0.1:{_free_port()}/0"
+    node = start_live_server(RATELIMIT_STORAGE_URI=dead_redis)
+    node.create_account(NIR, EMAIL, PASSWORD)
+    assert login(node.url).status_code == 200  # per-address limits fall back to memory
+    statuses = [login(node.url, "mauvais mot de passe").status_code for _ in range(5)]
+    assert statuses == [401] * 5
+    locked = login(node.url)
+    assert locked.status_code == 429 and locked.json()["code"] == "too_many_attempts"
+
+
+def test_killed_workers_leave_no_half_written_sign_in(start_live_server, smtp):
+    node = start_live_server(
+        workers=1, MAIL_BACKEND="outbox", OTP_RESEND_SECONDS="0", OTP_HOURLY_CAP="10000"
+    )
+    node.create_account(NIR, EMAIL, PASSWORD)
+    stop = threading.Event()
+    completed = []
+
+    def sign_in_loop() -> None:
+        while not stop.is_set():
+            try:
+                mfa = login(node.url).json()["mfa_token"]
+                send_code(node.url, mfa)
+                items = requests.get(f"{node.url}/api/v1/dev/outbox?to={EMAIL}", timeout=15).json()[
+                    "items"
+                ]
+                code = next(
+                    line for line in items[0]["text"].splitlines() if line.strip().isdigit()
+                )
+                if verify(node.url, mfa, code.strip()).status_code == 200:
+                    completed.append(mfa)
+            except (requests.RequestException, KeyError, ValueError, StopIteration):
+                time.sleep(0.05)  # the worker died under us: the app would retry
+
+    clients = [threading.Thread(target=sign_in_loop) for _ in range(3)]
+    for client in clients:
+        client.start()
+    kills = 0
+    try:
+        deadline = time.monotonic() + 12
+        while time.monotonic() < deadline:
+            time.sleep(random.uniform(0.3, 1.2))
+            for pid in node.worker_pids():
+                os.kill(pid, signal.SIGKILL)
+                kills += 1
+    finally:
+        stop.set()
+        for client in clients:
+            client.join(timeout=30)
+    assert kills >= 5 and completed, (kills, len(completed))
+
+    engine = create_engine(node.env["DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            done = conn.scalar(
+                select(func.count())
+                .select_from(LoginTransaction)
+                .where(LoginTransaction.completed_at.is_not(None))
+            )
+            sessions = conn.scalar(select(func.count()).select_from(AuthSession))
+            used_codes = conn.scalar(
+                select(func.count()).select_from(EmailCode).where(EmailCode.used_at.is_not(None))
+            )
+            sessions_without_token = conn.scalar(
+                text(
+                    "SELECT count(*) FROM sessions s WHERE NOT EXISTS "
+                    "(SELECT 1 FROM refresh_tokens r WHERE r.session_id = s.id)"
+                )
+            )
+            orphan_codes = conn.scalar(
+                select(func.count())
+                .select_from(EmailCode)
+                .join(LoginTransaction, EmailCode.transaction_id == LoginTransaction.id)
+                .where(EmailCode.used_at.is_not(None), LoginTransaction.completed_at.is_(None))
+            )
+            tokens = conn.scalar(select(func.count()).select_from(RefreshToken))
+    finally:
+        engine.dispose()
+    # Each sign-in either happened whole (code spent, transaction done, session and refresh
+    # token written) or not at all.
+    assert done == sessions == used_codes == tokens >= len(completed)
+    assert sessions_without_token == 0 and orphan_codes == 0
