@@ -80,7 +80,8 @@ def endpoint(
     auth: str | None = None,
     errors: Iterable[type[ApiError]] = (),
     tag: str = "auth",
-    raw_body: bool = False,
+    raw_body: bool | type[Schema] = False,
+    query: list[dict[str, Any]] | None = None,
 ) -> Callable:
     """Declare an API view: its input, output, token kind and documented errors."""
     if auth is not None and auth not in AUTH_KINDS:
@@ -115,6 +116,7 @@ def endpoint(
             "auth": auth,
             "errors": list(errors),
             "tag": tag,
+            "query": query or [],
         }
         return wrapper
 

@@ -101,10 +101,14 @@ def _operation(doc: dict[str, Any], rule: Any) -> dict[str, Any]:
             "content": {"application/json": {"schema": doc["body"]}},
         }
     elif doc["raw_body"]:
+        # A body passed through whole (a WebAuthn response): documented by its own schema.
+        body_schema = doc["raw_body"] if doc["raw_body"] is not True else {"type": "object"}
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": {"type": "object"}}},
+            "content": {"application/json": {"schema": body_schema}},
         }
+    if doc["query"]:
+        operation["parameters"] = [{"in": "query", **param} for param in doc["query"]]
     if doc["auth"]:
         operation["security"] = [{_SECURITY[doc["auth"]]: []}]
     return operation

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from .clock import isoformat
 from .nir import parse_nir
@@ -44,7 +44,10 @@ NIR_MESSAGE = (
 )
 
 
-class Nir(fields.Field):
+NIR_PATTERN = r"^[0-9]{5}([0-9]{2}|2[ABab])[0-9]{6}$"
+
+
+class Nir(fields.String):
     """A NIR, loaded in canonical form; one message for every malformed value."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -55,7 +58,15 @@ class Nir(fields.Field):
 
 
 class LoginRequest(Strict):
-    nir = Nir(required=True, error_messages={**_FR, "null": NIR_MESSAGE})
+    nir = Nir(
+        required=True,
+        error_messages={**_FR, "null": NIR_MESSAGE, "invalid": NIR_MESSAGE},
+        metadata={
+            "pattern": NIR_PATTERN,
+            "example": "1850575123456",
+            "description": "The first 13 characters of the NIR (2A/2B for Corsica).",
+        },
+    )
     password = _str(
         required=True,
         validate=validate.Length(
@@ -197,6 +208,9 @@ class RequestOptions(Schema):
 DEVICE_NAME = validate.Length(min=1, max=64, error="Le nom doit comporter de 1 à 64 caractères.")
 
 
+DEVICE_NAME_PATTERN = r"^[^\u0000-\u001f\u007f]*[^\s\u0000-\u001f\u007f][^\u0000-\u001f\u007f]*$"
+
+
 class DeviceName(fields.String):
     """A device name a person typed: trimmed, printable, 1 to 64 characters."""
 
@@ -207,13 +221,72 @@ class DeviceName(fields.String):
         return text
 
 
+BASE64URL = r"^[A-Za-z0-9_-]*$"
+
+
+def _b64(**kwargs) -> fields.String:
+    return fields.String(metadata={"pattern": BASE64URL, "format": "base64url"}, **kwargs)
+
+
+class PassThrough(Schema):
+    """Check the structure, keep every field: py_webauthn reads the rest."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class AttestationResponse(PassThrough):
+    clientDataJSON = _b64(required=True)
+    attestationObject = _b64(required=True)
+    transports = fields.List(fields.String())
+
+
+class AssertionResponse(PassThrough):
+    clientDataJSON = _b64(required=True)
+    authenticatorData = _b64(required=True)
+    signature = _b64(required=True)
+    userHandle = _b64(allow_none=True)
+
+
+class RegistrationResponseJSON(PassThrough):
+    """A RegistrationResponseJSON (WebAuthn Level 3), as ``credential.toJSON()`` gives it."""
+
+    id = _b64(required=True)
+    rawId = _b64(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(["public-key"]))
+    response = fields.Nested(AttestationResponse, required=True)
+    authenticatorAttachment = fields.String(allow_none=True)
+    clientExtensionResults = fields.Dict()
+
+
+class AuthenticationResponseJSON(PassThrough):
+    """An AuthenticationResponseJSON (WebAuthn Level 3), as ``credential.toJSON()`` gives it."""
+
+    id = _b64(required=True)
+    rawId = _b64(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(["public-key"]))
+    response = fields.Nested(AssertionResponse, required=True)
+    authenticatorAttachment = fields.String(allow_none=True)
+    clientExtensionResults = fields.Dict()
+
+
 class EnrolRequest(Strict):
-    credential = fields.Dict(required=True, error_messages=_FR)
-    name = DeviceName(load_default="Mon téléphone", validate=DEVICE_NAME, error_messages=_FR)
+    credential = fields.Nested(RegistrationResponseJSON, required=True, error_messages=_FR)
+    name = DeviceName(
+        load_default="Mon téléphone",
+        validate=DEVICE_NAME,
+        error_messages=_FR,
+        metadata={"pattern": DEVICE_NAME_PATTERN, "maxLength": 64},
+    )
 
 
 class RenameRequest(Strict):
-    name = DeviceName(required=True, validate=DEVICE_NAME, error_messages=_FR)
+    name = DeviceName(
+        required=True,
+        validate=DEVICE_NAME,
+        error_messages=_FR,
+        metadata={"pattern": DEVICE_NAME_PATTERN, "maxLength": 64},
+    )
 
 
 class AuthenticatorView(Schema):

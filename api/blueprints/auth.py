@@ -95,7 +95,7 @@ def webauthn_options(transaction):
 @bp.post("/webauthn/verify")
 @endpoint(
     summary="Biometric sign-in: verify an AuthenticationResponseJSON and complete the sign-in",
-    raw_body=True,
+    raw_body=schemas.AuthenticationResponseJSON,
     response=schemas.TokenPair,
     auth="mfa",
     errors=[e.ValidationError, e.WebAuthnFailed, e.TokenInvalid, e.TokenExpired],

@@ -19,6 +19,13 @@ bp = Blueprint("dev", __name__, url_prefix="/api/v1/dev")
     response=schemas.OutboxList,
     errors=[e.ValidationError],
     tag="development",
+    query=[
+        {
+            "name": "to",
+            "required": True,
+            "schema": {"type": "string", "format": "email", "pattern": r"^\S+@\S+$"},
+        }
+    ],
 )
 def outbox():
     address = request.args.get("to", "").strip()
