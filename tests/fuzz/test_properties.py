@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import cbor2
@@ -95,18 +96,14 @@ damage = st.tuples(
 
 @given(json_values)
 def test_parse_assertion_only_raises_malformed(payload):
-    try:
+    with contextlib.suppress(ceremonies.MalformedCredential):
         ceremonies.parse_assertion(payload)
-    except ceremonies.MalformedCredential:
-        pass
 
 
 @given(json_values)
 def test_parse_registration_only_raises_malformed(payload):
-    try:
+    with contextlib.suppress(ceremonies.MalformedCredential):
         ceremonies.parse_registration(payload)
-    except ceremonies.MalformedCredential:
-        pass
 
 
 @pytest.fixture
