@@ -51,7 +51,7 @@ class MobileApp:
         self.mfa_token: str | None = None
         self.methods: list[str] = []
         self.email_hint: str | None = None
-        self._codes_before = 0
+        self._last_code_message = None
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -117,14 +117,14 @@ class MobileApp:
     def send_code(self) -> dict[str, Any]:
         """« Envoyer le code »."""
         if self.email:
-            self._codes_before = len(self.mailbox.codes(self.email))
+            self._last_code_message = self.mailbox.latest(self.email)
         return self._call("POST", "/auth/otp", token=self.mfa_token, expect=202)
 
     def fetch_code(self) -> str:
         """Read the code the service just mailed (development outbox or SMTP sink)."""
         if not self.email:
             raise ValueError("MobileApp(email=...) is needed to read the mailbox")
-        return self.mailbox.wait_for_code(self.email, newer_than=self._codes_before)
+        return self.mailbox.wait_for_code(self.email, after=self._last_code_message)
 
     def verify_code(self, code: str) -> dict[str, Any]:
         pair = self._call("POST", "/auth/otp/verify", token=self.mfa_token, json={"code": code})

@@ -4,9 +4,9 @@
 - :class:`SmtpSink`: an SMTP server run by the simulator itself (aiosmtpd), for a service
   that sends real mail (``MAIL_BACKEND=smtp`` pointed at it).
 
-Both answer :meth:`codes` (every code mailed to an address, newest first); a sign-in
-notes how many there were before « Envoyer le code » and waits for a newer one, so a
-code from an earlier sign-in is never taken for the new one.
+Both answer :meth:`latest` (the newest code message to an address, or None); a sign-in
+notes it before « Envoyer le code » and waits for a different one, so a code from an
+earlier sign-in is never taken for the new one.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from urllib.parse import quote
@@ -32,17 +33,25 @@ def extract_code(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+@dataclass(frozen=True)
+class CodeMessage:
+    code: str
+    marker: str  # tells one message from another
+
+
 class Mailbox:
-    def codes(self, address: str) -> list[str]:
+    def latest(self, address: str) -> CodeMessage | None:
         raise NotImplementedError
 
-    def wait_for_code(self, address: str, *, newer_than: int = 0, wait: float = 15.0) -> str:
-        """Return the newest code once more than ``newer_than`` codes were mailed."""
+    def wait_for_code(
+        self, address: str, *, after: CodeMessage | None = None, wait: float = 15.0
+    ) -> str:
+        """Return the code of the newest message, once it is not ``after``."""
         deadline = time.monotonic() + wait
         while True:
-            codes = self.codes(address)
-            if len(codes) > newer_than:
-                return codes[0]
+            message = self.latest(address)
+            if message is not None and message != after:
+                return message.code
             if time.monotonic() > deadline:
                 raise NoCodeReceived(f"no new code arrived for {address}")
             time.sleep(0.1)
@@ -52,16 +61,17 @@ class DevOutbox(Mailbox):
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
 
-    def codes(self, address: str) -> list[str]:
+    def latest(self, address: str) -> CodeMessage | None:
         reply = self.transport.request("GET", f"/api/v1/dev/outbox?to={quote(address)}")
         if reply.status == 404:
             raise NoCodeReceived("the service has no development outbox (production?)")
         if reply.status != 200:
             raise NoCodeReceived(f"the outbox answered {reply.status}")
-        found = [
-            extract_code(item["text"]) for item in reply.body["items"] if "code" in item["subject"]
-        ]
-        return [code for code in found if code]
+        for item in reply.body["items"]:  # newest first
+            code = extract_code(item["text"]) if "code" in item["subject"] else None
+            if code:
+                return CodeMessage(code, f"{item['created_at']}|{item['text']}")
+        return None
 
 
 class SmtpSink(Mailbox):
@@ -94,13 +104,12 @@ class SmtpSink(Mailbox):
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def codes(self, address: str) -> list[str]:
+    def latest(self, address: str) -> CodeMessage | None:
         with self._lock:
             messages = [m for m in self.messages if m["To"] == address]
-        found = []
         for message in reversed(messages):
             if "code" in (message["Subject"] or ""):
                 code = extract_code(message.get_body(preferencelist=("plain",)).get_content())
                 if code:
-                    found.append(code)
-        return found
+                    return CodeMessage(code, message["Message-ID"] or str(id(message)))
+        return None

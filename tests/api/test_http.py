@@ -159,3 +159,30 @@ def test_per_address_limit_is_generous_but_present(app, client):
 def test_access_token_reaches_nothing_it_should_not(client, signed_in):
     response = client.get("/api/v1/dev/outbox", headers=bearer(signed_in["access_token"]))
     assert_problem(response, 400, "validation_error")
+
+
+@pytest.mark.parametrize("app_settings", [{"TRUSTED_PROXIES": 1}])
+def test_behind_a_proxy_limits_and_audit_see_the_real_client(app, client, auth, account):
+    app.config["RATELIMIT_PER_IP"] = "2 per minute"
+
+    def attempt(address: str) -> int:
+        return client.post(
+            "/api/v1/auth/login",
+            json={"nir": "1850575000999", "password": "x"},
+            headers={"X-Forwarded-For": address},
+        ).status_code
+
+    assert [attempt("203.0.113.7") for _ in range(3)] == [401, 401, 429]
+    assert attempt("198.51.100.23") == 401  # another person at another address
+
+    from api.extensions import db
+    from api.models import SecurityEvent
+
+    client.post(
+        "/api/v1/auth/login",
+        json={"nir": account.nir, "password": "faux"},
+        headers={"X-Forwarded-For": "192.0.2.44"},
+    )
+    with app.app_context():
+        event = db.session.query(SecurityEvent).filter_by(type="password_failed").one()
+        assert event.ip == "192.0.2.44"

@@ -1,0 +1,221 @@
+"""Shared pieces of the benchmark and soak scripts: start nodes, read /proc, drive sign-ins.
+
+Everything runs on loopback, bounded in time and request count, and stops by itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+BIN = Path(sys.executable).parent
+PASSWORD = "Une phrase de passe solide"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def nir_for(index: int) -> str:
+    return f"1850575{index:06d}"
+
+
+def email_for(index: int) -> str:
+    return f"allocataire-{index}@bench.example"
+
+
+# --- processes ----------------------------------------------------------------------------
+
+
+def children(pid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    pids.append(int(entry.name))
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes, from /proc/<pid>/stat."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def rss_mb(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+        return pages * PAGE_SIZE / 1e6
+    return 0.0
+
+
+@dataclass
+class Node:
+    url: str
+    process: subprocess.Popen
+    env: dict[str, str]
+
+    @property
+    def workers(self) -> list[int]:
+        return children(self.process.pid)
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.process.pid, *self.workers]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@dataclass
+class Service:
+    """One database, N gunicorn nodes with production-like settings."""
+
+    database_url: str
+    env: dict[str, str]
+    nodes: list[Node] = field(default_factory=list)
+    _drop: str | None = None
+
+    def flask(self, *args: str) -> None:
+        subprocess.run(
+            [str(BIN / "flask"), "--app", "wsgi", *args],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
+
+    def start_node(self, workers: int, threads: int = 4, app: str = "wsgi:app") -> Node:
+        port = free_port()
+        log = open(Path(tempfile.gettempdir()) / f"bench-gunicorn-{port}.log", "wb")  # noqa: SIM115
+        process = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "-c",
+                str(ROOT / "gunicorn.conf.py"),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+                "--access-logfile",
+                "/dev/null",
+                app,
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        node = Node(f"http://127.0.0.1:{port}", process, self.env)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(node.url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"node did not start, see {log.name}")
+            time.sleep(0.2)
+        # Wait for every worker to be up, so that CPU and memory readings cover them all.
+        while len(node.workers) < workers and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.nodes.append(node)
+        return node
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        if self._drop:
+            from sqlalchemy import create_engine, text
+
+            admin, name = self._drop.rsplit("|", 1)
+            engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+            with engine.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            engine.dispose()
+
+
+@contextlib.contextmanager
+def service(database: str, *, redis: str | None = None, **settings: str) -> Iterator[Service]:
+    """Create a fresh database (SQLite file, or a new database on a PostgreSQL server),
+    migrate it and yield the service description; drop everything at the end."""
+    drop = None
+    if database == "sqlite":
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='bench-')}/bench.sqlite3"
+    else:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        name = f"moncompte_bench_{uuid.uuid4().hex[:8]}"
+        engine = create_engine(database, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        url = make_url(database).set(database=name).render_as_string(hide_password=False)
+        drop = f"{database}|{name}"
+    env = {
+        **os.environ,
+        "APP_ENV": "testing",
+        "DATABASE_URL": url,
+        "SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
+        "JWT_SECRET_KEY": "bench-jwt-key-0123456789abcdef0123456789abc",
+        "MAIL_BACKEND": "outbox",
+        "OTP_RESEND_SECONDS": "0",
+        "OTP_HOURLY_CAP": "1000000",
+        "RATELIMIT_PER_IP": "1000000 per minute",
+        "RATELIMIT_STORAGE_URI": redis or "memory://",
+        "RATELIMIT_KEY_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
+        "LOG_LEVEL": "WARNING",
+        **settings,
+    }
+    svc = Service(url, env, _drop=drop)
+    try:
+        svc.flask("db", "upgrade")
+        yield svc
+    finally:
+        svc.stop()
+        if redis:
+            with contextlib.suppress(Exception):
+                import redis as redis_client
+
+                client = redis_client.Redis.from_url(redis)
+                for key in client.scan_iter(match=f"*{env['RATELIMIT_KEY_PREFIX']}*"):
+                    client.delete(key)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
