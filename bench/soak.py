@@ -71,8 +71,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with service(args.database, redis=args.redis) as svc:
-        rows = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, newline="")
-        with rows:
+        with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, newline="") as rows:
             writer = csv.writer(rows)
             writer.writerow(["nir", "email", "password"])
             for index in range(args.accounts):
