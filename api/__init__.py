@@ -123,6 +123,9 @@ def _tune_sqlite(engine: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL never corrupts the database; it only defers the fsync to
+            # checkpoints, instead of one per commit.
+            cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")

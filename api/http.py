@@ -44,7 +44,7 @@ def _authenticate(kind: str) -> Any:
     return token
 
 
-def parse_body(schema: type[Schema]) -> dict[str, Any]:
+def parse_body(schema: Schema) -> dict[str, Any]:
     """Load the JSON body with ``schema``; raise a 4xx problem on anything else."""
     if not request.is_json:
         raise UnsupportedMediaType()
@@ -52,7 +52,7 @@ def parse_body(schema: type[Schema]) -> dict[str, Any]:
     if payload is None:
         raise InvalidJson()
     try:
-        return schema().load(payload)
+        return schema.load(payload)
     except SchemaError as exc:
         messages = exc.messages
         if isinstance(messages, list):
@@ -87,6 +87,10 @@ def endpoint(
     if auth is not None and auth not in AUTH_KINDS:
         raise ValueError(f"unknown auth kind {auth!r}")
 
+    # Schemas are built once per endpoint, not per request: they hold no request state.
+    body_schema = body() if body is not None else None
+    response_schema = response() if response is not None else None
+
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(**kwargs: Any) -> Any:
@@ -96,16 +100,16 @@ def endpoint(
                 kwargs["principal"] = _authenticate(auth)
             elif auth == "refresh":
                 kwargs["refresh_token"] = _authenticate(auth)
-            if body is not None:
-                kwargs["data"] = parse_body(body)
+            if body_schema is not None:
+                kwargs["data"] = parse_body(body_schema)
             elif raw_body:
                 kwargs["data"] = _raw_json()
             result = view(**kwargs)
             if isinstance(result, Response):
                 return result
-            if response is None:
+            if response_schema is None:
                 return Response(status=status)
-            return jsonify(response().dump(result)), status
+            return jsonify(response_schema.dump(result)), status
 
         wrapper.api_doc = {  # type: ignore[attr-defined]
             "summary": summary,

@@ -219,3 +219,158 @@ def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+# --- accounts in bulk -------------------------------------------------------------------
+
+
+def bulk_load(svc: Service, count: int, *, start: int = 0, batch: int = 20_000) -> None:
+    """Insert ``count`` accounts fast: one precomputed argon2id hash, HMACs in Python,
+    COPY on PostgreSQL and executemany on SQLite."""
+    import hashlib
+    import hmac
+    import secrets
+    from datetime import UTC, datetime
+
+    from argon2 import PasswordHasher, Type
+    from sqlalchemy import create_engine
+
+    from api.nir import mask_nir
+
+    password_hash = PasswordHasher(
+        time_cost=2, memory_cost=19456, parallelism=1, type=Type.ID
+    ).hash(PASSWORD)
+    master = svc.env["SECRET_KEY"].encode()
+    nir_key = hmac.new(master, b"mon-compte/nir", hashlib.sha256).digest()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    engine = create_engine(svc.database_url)
+
+    def rows(first: int, last: int):
+        for index in range(first, last):
+            nir = nir_for(index)
+            yield (
+                uuid.uuid4().hex,
+                hmac.new(nir_key, nir.encode(), hashlib.sha256).digest(),
+                mask_nir(nir),
+                email_for(index),
+                password_hash,
+                secrets.token_bytes(32),
+                now,
+                now,
+            )
+
+    columns = (
+        "id, nir_hash, nir_masked, email, password_hash, webauthn_user_handle, "
+        "created_at, password_changed_at"
+    )
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            raw = conn.connection.driver_connection
+            statement = f"COPY accounts ({columns}) FROM STDIN"
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows(start, start + count):
+                    copy.write_row(row)
+        else:
+            raw = conn.connection.driver_connection
+            for first in range(start, start + count, batch):
+                raw.executemany(
+                    f"INSERT INTO accounts ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    list(rows(first, min(first + batch, start + count))),
+                )
+    engine.dispose()
+
+
+# --- a bounded load -------------------------------------------------------------------------
+
+
+@dataclass
+class LoadResult:
+    count: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    steps: dict[str, list[float]] = field(default_factory=dict)
+    first_errors: list[str] = field(default_factory=list)
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms_each(self) -> float:
+        return 1000 * self.cpu_seconds / self.count if self.count else float("nan")
+
+
+class Steps:
+    """Time the named steps of one operation."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        self.times[name] = time.perf_counter() - started
+
+
+def run_load(
+    operation, *, nodes: list[Node], concurrency: int, seconds: float, max_operations: int = 100_000
+) -> LoadResult:
+    """Run ``operation(slot, steps)`` from ``concurrency`` threads for ``seconds``; measure the
+    server's CPU time (master and workers, from /proc) over exactly that window."""
+    import threading
+
+    result = LoadResult()
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+    pids = [pid for node in nodes for pid in node.pids]
+
+    def loop(slot: int) -> None:
+        while time.monotonic() < stop_at:
+            with lock:
+                if result.count + result.errors >= max_operations:
+                    return
+            steps = Steps()
+            try:
+                operation(slot, steps)
+            except Exception as exc:  # counted, and the first few reported
+                with lock:
+                    result.errors += 1
+                    if len(result.first_errors) < 5:
+                        result.first_errors.append(repr(exc)[:200])
+                continue
+            with lock:
+                result.count += 1
+                for name, value in steps.times.items():
+                    result.steps.setdefault(name, []).append(value)
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(concurrency)]
+    cpu_before = cpu_seconds(pids)
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.seconds = time.monotonic() - began
+    result.cpu_seconds = cpu_seconds(pids) - cpu_before
+    return result
+
+
+def machine() -> str:
+    """Describe this machine in one line."""
+    import platform
+
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = 0
+    with contextlib.suppress(OSError):
+        memory = int(Path("/proc/meminfo").read_text().split()[1]) // (1024 * 1024)
+    return (
+        f"{os.cpu_count()} × {model}, {memory} GiB, Linux {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )

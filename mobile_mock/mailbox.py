@@ -40,6 +40,8 @@ class CodeMessage:
 
 
 class Mailbox:
+    poll_interval = 0.1  # seconds between two looks at the mailbox
+
     def latest(self, address: str) -> CodeMessage | None:
         raise NotImplementedError
 
@@ -54,7 +56,7 @@ class Mailbox:
                 return message.code
             if time.monotonic() > deadline:
                 raise NoCodeReceived(f"no new code arrived for {address}")
-            time.sleep(0.1)
+            time.sleep(self.poll_interval)
 
 
 class DevOutbox(Mailbox):

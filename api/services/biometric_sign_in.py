@@ -78,13 +78,16 @@ def finish(
     if not challenges.consume(challenge):
         db.session.rollback()
         _refuse(account, client, "challenge already used")
+    # Re-read the row under a lock (populate_existing: not the copy read before the checks).
     locked = db.session.execute(
-        select(Authenticator).where(Authenticator.id == authenticator.id).with_for_update()
+        select(Authenticator)
+        .where(Authenticator.id == authenticator.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if locked is None:  # removed while the ceremony ran
         db.session.rollback()
         _refuse(account, client, "credential removed")
-    db.session.refresh(locked)
     if ceremonies.counter_regressed(locked.sign_count, verified.new_sign_count):
         _flag_as_cloned(account, locked, client)
 

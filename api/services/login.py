@@ -41,8 +41,9 @@ def begin_login(nir: str, password: str, client: ClientInfo) -> LoginStarted:
     a dummy argon2 verification runs when there is no hash to check.
     """
     digest = nir_digest(nir)
-    wait = throttle.retry_after(digest)
-    if wait:
+    state = throttle.check(digest)
+    if state.retry_after:
+        wait = state.retry_after
         raise TooManyAttempts(headers={"Retry-After": str(wait)}, retry_after=wait)
 
     account = db.session.scalar(select(Account).where(Account.nir_hash == digest))
@@ -56,7 +57,8 @@ def begin_login(nir: str, password: str, client: ClientInfo) -> LoginStarted:
         _fail(digest, account, client)
         raise InvalidCredentials()
 
-    throttle.reset(digest)
+    if state.has_record:
+        throttle.reset(digest)
     if passwords.needs_rehash(account.password_hash):
         account.password_hash = passwords.hash_password(password)
     token = new_token(MFA_PREFIX)
@@ -105,16 +107,19 @@ def load_transaction(token: str) -> LoginTransaction:
     """Return the open login transaction behind an ``mfa_token``."""
     if not token.startswith(MFA_PREFIX + "_"):
         raise TokenInvalid()
-    transaction = db.session.scalar(
-        select(LoginTransaction).where(LoginTransaction.token_hash == keyed_hash("mfa", token))
-    )
-    if transaction is None or transaction.completed_at is not None:
+    # One round trip: the transaction and its account (kept in the session for later use).
+    row = db.session.execute(
+        select(LoginTransaction, Account)
+        .join(Account, Account.id == LoginTransaction.account_id)
+        .where(LoginTransaction.token_hash == keyed_hash("mfa", token))
+    ).first()
+    if row is None:
+        raise TokenInvalid()
+    transaction, account = row
+    if transaction.completed_at is not None or account.disabled_at is not None:
         raise TokenInvalid()
     if transaction.expires_at <= utcnow():
         raise TokenExpired()
-    account = db.session.get(Account, transaction.account_id)
-    if account is None or account.disabled_at is not None:
-        raise TokenInvalid()
     return transaction
 
 

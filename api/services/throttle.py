@@ -28,15 +28,25 @@ class FailureOutcome:
     lock_seconds: int = 0
 
 
-def retry_after(nir_hash: bytes) -> int:
-    """Return the seconds left on a lock for this NIR, or 0 when sign-in may proceed."""
-    locked_until = db.session.scalar(
-        select(LoginThrottle.locked_until).where(LoginThrottle.nir_hash == nir_hash)
-    )
-    if locked_until is None:
-        return 0
-    remaining = (locked_until - utcnow()).total_seconds()
-    return max(0, math.ceil(remaining))
+@dataclass(frozen=True)
+class ThrottleState:
+    retry_after: int  # seconds left on a lock; 0 when sign-in may proceed
+    has_record: bool  # failures or locks are on record (a success must clear them)
+
+
+def check(nir_hash: bytes) -> ThrottleState:
+    """Read this NIR's lock and whether any failure is on record, in one query."""
+    row = db.session.execute(
+        select(LoginThrottle.locked_until, LoginThrottle.failures, LoginThrottle.lock_count)
+        .where(LoginThrottle.nir_hash == nir_hash)
+    ).first()
+    if row is None:
+        return ThrottleState(0, False)
+    locked_until, failures, lock_count = row
+    remaining = 0
+    if locked_until is not None:
+        remaining = max(0, math.ceil((locked_until - utcnow()).total_seconds()))
+    return ThrottleState(remaining, bool(failures or lock_count or locked_until))
 
 
 def record_failure(nir_hash: bytes) -> FailureOutcome:

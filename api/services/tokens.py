@@ -14,7 +14,7 @@ from datetime import timedelta
 import jwt as pyjwt
 from flask import current_app
 from flask_jwt_extended import create_access_token, decode_token
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from ..clock import utcnow
 from ..errors import TokenExpired, TokenInvalid, TokenReused
@@ -131,16 +131,21 @@ def authenticate_access_token(token: str) -> Principal:
         raise TokenInvalid() from None
     if claims.get("type") != "access" or not isinstance(claims.get("sid"), str):
         raise TokenInvalid()
-    session = db.session.get(AuthSession, claims["sid"])
+    # One round trip: the session row that makes revocation immediate, and its account.
+    row = db.session.execute(
+        select(AuthSession, Account)
+        .join(Account, Account.id == AuthSession.account_id)
+        .where(AuthSession.id == claims["sid"])
+    ).first()
+    if row is None:
+        raise TokenInvalid()
+    session, account = row
     if (
-        session is None
-        or session.revoked_at is not None
+        session.revoked_at is not None
         or session.account_id != claims.get("sub")
         or session.expires_at <= utcnow()
+        or account.disabled_at is not None
     ):
-        raise TokenInvalid()
-    account = db.session.get(Account, session.account_id)
-    if account is None or account.disabled_at is not None:
         raise TokenInvalid()
     sessions.touch(session)
     return Principal(account=account, session=session, claims=claims)
