@@ -171,6 +171,8 @@ class Settings:
             "JWT_ENCODE_AUDIENCE": self.JWT_AUDIENCE,
             "JWT_DECODE_AUDIENCE": self.JWT_AUDIENCE,
             "JWT_TOKEN_LOCATION": ["headers"],
+            # Bearer tokens only: no cookie, so no CSRF claim to carry.
+            "JWT_COOKIE_CSRF_PROTECT": False,
             "RATELIMIT_STORAGE_URI": self.RATELIMIT_STORAGE_URI,
             "RATELIMIT_KEY_PREFIX": self.RATELIMIT_KEY_PREFIX,
             # Off: its Retry-After would overwrite the precise one of our own 429s.

@@ -10,12 +10,21 @@ request, against GET /bare of ``bench/bare_app.py`` under the same gunicorn conf
 from __future__ import annotations
 
 import argparse
-import itertools
 import queue
 from pathlib import Path
 
 import requests
-from harness import PASSWORD, bulk_load, email_for, machine, nir_for, rss_mb, run_load, service
+from harness import (
+    PASSWORD,
+    Done,
+    bulk_load,
+    email_for,
+    machine,
+    nir_for,
+    rss_mb,
+    run_load,
+    service,
+)
 
 from mobile_mock.client import MobileApp
 from mobile_mock.device import Device
@@ -77,22 +86,24 @@ def main() -> None:
             ("GET /account", run_load(account, nodes=[node], concurrency=c, seconds=args.seconds))
         )
 
-        # Assertions ready to verify: password step and options done beforehand.
-        ready: queue.Queue = queue.Queue()
-        counter = itertools.count()
-        prepared = 0
-        while prepared < 60 * c * max(1, int(args.seconds / 10)):
-            app = apps[next(counter) % c]
-            index = apps.index(app)
-            app.sign_in(nir_for(index), PASSWORD)
-            options = app._call("POST", "/auth/webauthn/options", token=app.mfa_token)
-            ready.put(
-                (app.mfa_token, app.device.authenticator.get(options, origin=app.device.origin))
-            )
-            prepared += 1
+        # Assertions ready to verify: password step and options done beforehand. Each client
+        # thread owns one phone and sends its assertions in the order they were signed (out
+        # of order, the counter would go back and the service would block the phone).
+        per_slot = 50 * max(1, int(args.seconds / 10))
+        ready: list[queue.Queue] = [queue.Queue() for _ in range(c)]
+        for _ in range(per_slot):
+            for index, app in enumerate(apps):
+                app.sign_in(nir_for(index), PASSWORD)
+                options = app._call("POST", "/auth/webauthn/options", token=app.mfa_token)
+                assertion = app.device.authenticator.get(options, origin=app.device.origin)
+                ready[index].put((app.mfa_token, assertion))
+        prepared = per_slot * c
 
         def verify(slot, steps):
-            mfa, assertion = ready.get_nowait()
+            try:
+                mfa, assertion = ready[slot].get_nowait()
+            except queue.Empty:
+                raise Done from None  # this thread has sent all its assertions
             response = sessions[slot].post(
                 node.url + "/api/v1/auth/webauthn/verify",
                 json=assertion,

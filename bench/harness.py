@@ -301,6 +301,10 @@ class LoadResult:
         return 1000 * self.cpu_seconds / self.count if self.count else float("nan")
 
 
+class Done(Exception):
+    """Raised by an operation when its thread has no more work."""
+
+
 class Steps:
     """Time the named steps of one operation."""
 
@@ -334,6 +338,8 @@ def run_load(
             steps = Steps()
             try:
                 operation(slot, steps)
+            except Done:
+                return
             except Exception as exc:  # counted, and the first few reported
                 with lock:
                     result.errors += 1

@@ -37,8 +37,9 @@ class ThrottleState:
 def check(nir_hash: bytes) -> ThrottleState:
     """Read this NIR's lock and whether any failure is on record, in one query."""
     row = db.session.execute(
-        select(LoginThrottle.locked_until, LoginThrottle.failures, LoginThrottle.lock_count)
-        .where(LoginThrottle.nir_hash == nir_hash)
+        select(LoginThrottle.locked_until, LoginThrottle.failures, LoginThrottle.lock_count).where(
+            LoginThrottle.nir_hash == nir_hash
+        )
     ).first()
     if row is None:
         return ThrottleState(0, False)

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import jwt as pyjwt
 from flask import current_app
-from flask_jwt_extended import create_access_token, decode_token
+from flask_jwt_extended import create_access_token
 from sqlalchemy import select, update
 
 from ..clock import utcnow
@@ -117,18 +117,25 @@ class Principal:
 
 def authenticate_access_token(token: str) -> Principal:
     """Return who holds ``token``; raise a 401 error for anything but a live access token."""
+    config = current_app.config
     try:
-        header = pyjwt.get_unverified_header(token)
-    except pyjwt.PyJWTError:
-        raise TokenInvalid() from None
-    if header.get("alg") != current_app.config["JWT_ALGORITHM"] or set(header) - _ALLOWED_HEADERS:
-        raise TokenInvalid()
-    try:
-        claims = decode_token(token)
+        # One decode for header and claims: signature, exp, iss and aud are checked, and
+        # only the configured algorithm is accepted (never "none").
+        decoded = pyjwt.api_jwt.decode_complete(
+            token,
+            config["JWT_SECRET_KEY"],
+            algorithms=[config["JWT_ALGORITHM"]],
+            audience=config["JWT_DECODE_AUDIENCE"],
+            issuer=config["JWT_DECODE_ISSUER"],
+            options={"require": ["exp", "iat", "sub", "jti"]},
+        )
     except pyjwt.ExpiredSignatureError:
         raise TokenExpired() from None
-    except Exception:  # any decoding problem is the same refusal for the client
+    except pyjwt.PyJWTError:
         raise TokenInvalid() from None
+    header, claims = decoded["header"], decoded["payload"]
+    if set(header) - _ALLOWED_HEADERS:
+        raise TokenInvalid()
     if claims.get("type") != "access" or not isinstance(claims.get("sid"), str):
         raise TokenInvalid()
     # One round trip: the session row that makes revocation immediate, and its account.

@@ -7,11 +7,14 @@ verification required) and one refusal type, :class:`CeremonyFailed`.
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
+import cbor2
 from flask import current_app
 from webauthn import (
     generate_authentication_options,
@@ -126,11 +129,37 @@ def begin_registration(
     return json.loads(options_to_json(options)), challenge
 
 
+# base64url without padding, as WebAuthn's JSON forms use (padding tolerated). Checked
+# before decoding: Python's decoder silently skips characters outside the alphabet, so
+# "abc!" and "abc" would otherwise be the same credential.
+_BASE64URL = re.compile(r"^[A-Za-z0-9_-]*={0,2}$")
+
+
+def _require_base64url(payload: object, response_fields: tuple[str, ...]) -> None:
+    if not isinstance(payload, dict) or not isinstance(payload.get("response"), dict):
+        raise MalformedCredential("not a credential object")
+    values = [payload.get("id"), payload.get("rawId")]
+    values += [payload["response"].get(name) for name in response_fields]
+    for value in values:
+        if isinstance(value, str) and not _BASE64URL.match(value):
+            raise MalformedCredential("not base64url")
+
+
+def _require_single_cbor_item(data: bytes) -> None:
+    """Refuse bytes after the attestation object: a CBOR decoder would ignore them."""
+    stream = io.BytesIO(data)
+    cbor2.CBORDecoder(stream).decode()
+    if stream.tell() != len(data):
+        raise ValueError("trailing bytes after the attestation object")
+
+
 def parse_registration(payload: object) -> ParsedRegistration:
     """Decode a RegistrationResponseJSON far enough to find its challenge."""
+    _require_base64url(payload, ("clientDataJSON", "attestationObject"))
     try:
         credential = parse_registration_credential_json(payload)  # type: ignore[arg-type]
         client_data = parse_client_data_json(credential.response.client_data_json)
+        _require_single_cbor_item(credential.response.attestation_object)
     except Exception as exc:  # py_webauthn raises many types on malformed input
         raise MalformedCredential(type(exc).__name__) from exc
     transports = [t.value for t in (credential.response.transports or [])]
@@ -170,6 +199,7 @@ def begin_authentication(*, allow: list[StoredDescriptor]) -> tuple[dict[str, An
 
 def parse_assertion(payload: object) -> ParsedAssertion:
     """Decode an AuthenticationResponseJSON: base64url, clientDataJSON and authenticatorData."""
+    _require_base64url(payload, ("clientDataJSON", "authenticatorData", "signature", "userHandle"))
     try:
         credential = parse_authentication_credential_json(payload)  # type: ignore[arg-type]
         client_data = parse_client_data_json(credential.response.client_data_json)

@@ -615,3 +615,27 @@ def test_whole_journey_through_the_menu(auth, account, client, smtp):
     assert me.json["authenticators"][0]["name"] == "Mon Galaxy"
     assert me.json["authenticators"][0]["last_used_at"] is not None
     assert len(smtp.messages) == mails_before  # no email at all for this sign-in
+
+
+@pytest.mark.parametrize("field", ["signature", "clientDataJSON", "authenticatorData"])
+def test_characters_outside_base64url_are_refused_not_skipped(
+    auth, account, client, phone, enrolled, field
+):
+    mfa, options = bio_options(auth, account)
+    assertion = phone.get(options, origin=ANDROID_ORIGIN)
+    assertion["response"][field] += "!"  # a lenient decoder would drop it and accept
+    response = bio_verify(client, mfa, assertion)
+    assert response.status_code == 400 and response.json["code"] == "validation_error"
+
+
+def test_bytes_after_the_attestation_object_are_refused(client, signed_in, phone):
+    options = client.post(OPTIONS, headers=bearer(signed_in["access_token"])).json
+    credential = phone.create(options, origin=ANDROID_ORIGIN)
+    padded = b64url_decode(credential["response"]["attestationObject"]) + b"\x00\x00"
+    credential["response"]["attestationObject"] = b64url(padded)
+    response = client.post(
+        AUTHENTICATORS,
+        json={"credential": credential, "name": "X"},
+        headers=bearer(signed_in["access_token"]),
+    )
+    assert response.status_code == 400 and response.json["code"] == "validation_error"
