@@ -85,6 +85,7 @@ class Settings:
     ARGON2_MEMORY_KIB: int = 19456
     ARGON2_TIME_COST: int = 2
     ARGON2_PARALLELISM: int = 1
+    ARGON2_MAX_CONCURRENCY: int = 1
     LOG_LEVEL: str = "INFO"
 
     @classmethod

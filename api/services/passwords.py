@@ -8,6 +8,7 @@ an over-long password is refused, so hashing cost stays bounded.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import cache
 from importlib import resources
@@ -41,9 +42,25 @@ def _hasher_for(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHa
     )
 
 
+@cache
+def _hash_slots(count: int) -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(count)
+
+
+def _slot() -> threading.BoundedSemaphore:
+    """Bound the hashes running at once in this process.
+
+    Each argon2id hash holds 19 MiB. With one worker process per core, one hash at a time
+    per process already keeps every core busy; more threads hashing at once would only
+    add memory (the allocator keeps each thread's block), not throughput.
+    """
+    return _hash_slots(current_app.config["ARGON2_MAX_CONCURRENCY"])
+
+
 def hash_password(password: str) -> str:
     """Return the argon2id hash of a password that already passed the length cap."""
-    return _hasher().hash(normalize(password))
+    with _slot():
+        return _hasher().hash(normalize(password))
 
 
 def verify_password(password_hash: str, password: str) -> bool:
@@ -51,7 +68,8 @@ def verify_password(password_hash: str, password: str) -> bool:
     if len(password) > MAX_LENGTH:
         return False
     try:
-        return _hasher().verify(password_hash, normalize(password))
+        with _slot():
+            return _hasher().verify(password_hash, normalize(password))
     except (VerificationError, InvalidHashError):
         return False
 
