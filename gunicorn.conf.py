@@ -37,20 +37,3 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 
 
-
-def post_fork(server, worker):
-    """Let every thread of a worker reuse one malloc arena.
-
-    glibc gives each thread its own arena, and a freed 19 MiB argon2 block stays in the
-    arena of the thread that used it: with 4 threads, a worker would keep 4 blocks. With
-    one arena (and one hash at a time per process, see ARGON2_MAX_CONCURRENCY) the same
-    block is reused, so memory stays flat and no page is faulted in again per hash.
-    """
-    import ctypes
-
-    m_arena_max = -8
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc: nothing to tune
-        return
-    libc.mallopt(m_arena_max, 1)

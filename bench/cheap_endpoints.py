@@ -156,8 +156,11 @@ def main() -> None:
     ]
     report = "\n".join(lines)
     print(report)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(report)
+    target = RESULTS.with_name(
+        f"{RESULTS.stem}-{'sqlite' if args.database == 'sqlite' else 'postgresql'}.md"
+    )
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(report)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,8 @@ def measure(database: str, size: int, args) -> dict:
                 with steps("sign-in"):
                     app.sign_in_with_code(nir_for(index), PASSWORD)
 
+            # Warm-up (not measured): a fresh node's first requests are slower everywhere.
+            run_load(sign_in, nodes=[node], concurrency=1, seconds=2)
             sign_ins = run_load(sign_in, nodes=[node], concurrency=1, seconds=args.seconds)
             apps = []
             for _ in range(4):
@@ -78,6 +80,7 @@ def measure(database: str, size: int, args) -> dict:
             def refresh(slot, steps):
                 apps[slot].refresh()
 
+            run_load(refresh, nodes=[node], concurrency=4, seconds=2)  # warm-up
             refreshes = run_load(refresh, nodes=[node], concurrency=4, seconds=args.seconds)
             memory = max(rss_mb(pid) for pid in node.workers)
     finally:

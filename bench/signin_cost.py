@@ -103,8 +103,11 @@ def main() -> None:
 
     report = render(args, verifications_per_s, cpu_per_verification, rows, rest, after)
     print(report)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(report)
+    target = RESULTS.with_name(
+        f"{RESULTS.stem}-{'sqlite' if args.database == 'sqlite' else 'postgresql'}.md"
+    )
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(report)
 
 
 def _app(node, sink, index: int) -> MobileApp:
