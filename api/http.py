@@ -15,11 +15,20 @@ from flask import Response, jsonify, request
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
 
-from .errors import ApiError, InvalidJson, TokenInvalid, UnsupportedMediaType, ValidationError
+from .errors import (
+    ApiError,
+    InvalidJson,
+    TokenExpired,
+    TokenInvalid,
+    UnsupportedMediaType,
+    ValidationError,
+)
 from .services import login, tokens
 from .services.client import ClientInfo
 
 AUTH_KINDS = ("mfa", "access", "refresh")
+# What any endpoint behind an access token may answer.
+ACCESS_ERRORS = [TokenInvalid, TokenExpired]
 
 
 def client_info() -> ClientInfo:

@@ -168,13 +168,9 @@ class SoftwareAuthenticator:
         public_key_der = credential.private_key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        return {
-            "id": b64url(credential.credential_id),
-            "rawId": b64url(credential.credential_id),
-            "type": "public-key",
-            "authenticatorAttachment": "platform",
-            "clientExtensionResults": {},
-            "response": {
+        return _credential_json(
+            credential,
+            {
                 "clientDataJSON": b64url(client_data),
                 "attestationObject": b64url(attestation_object),
                 "authenticatorData": b64url(auth_data),
@@ -182,7 +178,7 @@ class SoftwareAuthenticator:
                 "publicKeyAlgorithm": ES256,
                 "publicKey": b64url(public_key_der),
             },
-        }
+        )
 
     # --- assertion (navigator.credentials.get) ------------------------------------------
 
@@ -221,18 +217,14 @@ class SoftwareAuthenticator:
         signature = credential.sign(auth_data + hashlib.sha256(client_data).digest())
         if tamper_signature:
             signature = signature[:-1] + bytes([signature[-1] ^ 0x01])
-        assertion = {
-            "id": b64url(credential.credential_id),
-            "rawId": b64url(credential.credential_id),
-            "type": "public-key",
-            "authenticatorAttachment": "platform",
-            "clientExtensionResults": {},
-            "response": {
+        assertion = _credential_json(
+            credential,
+            {
                 "clientDataJSON": b64url(client_data),
                 "authenticatorData": b64url(auth_data),
                 "signature": b64url(signature),
             },
-        }
+        )
         if include_user_handle:
             assertion["response"]["userHandle"] = b64url(credential.user_handle)
         self.last_assertion = assertion
@@ -275,6 +267,18 @@ class SoftwareAuthenticator:
     @classmethod
     def from_json(cls, text: str) -> SoftwareAuthenticator:
         return cls.from_dict(json.loads(text))
+
+
+def _credential_json(credential: Credential, response: dict[str, Any]) -> dict[str, Any]:
+    """Wrap a response in the PublicKeyCredential JSON form (``credential.toJSON()``)."""
+    return {
+        "id": b64url(credential.credential_id),
+        "rawId": b64url(credential.credential_id),
+        "type": "public-key",
+        "authenticatorAttachment": "platform",
+        "clientExtensionResults": {},
+        "response": response,
+    }
 
 
 def _flags(up: bool, uv: bool, be: bool, bs: bool) -> int:

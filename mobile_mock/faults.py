@@ -55,17 +55,10 @@ def create_options(faults: list[str]) -> dict[str, Any]:
 
 def get_options(faults: list[str], device: Device, options: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments for ``SoftwareAuthenticator.get`` under these faults."""
-    kwargs: dict[str, Any] = {}
-    if "uv_failed" in faults:
-        kwargs["user_verified"] = False
-    if "user_absent" in faults:
-        kwargs["user_present"] = False
-    if "wrong_app_signature" in faults:
-        kwargs["origin"] = _foreign_origin()
+    # The faults a ceremony of either kind can suffer, then those of an assertion only.
+    kwargs = create_options(faults)
     if "tampered_signature" in faults:
         kwargs["tamper_signature"] = True
-    if "synced" in faults:
-        kwargs.update(backup_eligible=True, backup_state=True)
     if "counter_zero" in faults:
         kwargs.update(sign_count=0, counter_step=0)
     if "cloned" in faults:

@@ -6,12 +6,12 @@ from flask import Blueprint
 
 from .. import errors as e
 from .. import schemas
-from ..http import client_info, endpoint
+from ..http import ACCESS_ERRORS, client_info, endpoint
 from ..services import account_view, accounts, activity, sessions
 
 bp = Blueprint("account", __name__, url_prefix="/api/v1/account")
 
-_ACCESS_ERRORS = [e.TokenInvalid, e.TokenExpired]
+_ACCESS_ERRORS = ACCESS_ERRORS
 
 
 @bp.get("")
