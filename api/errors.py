@@ -148,13 +148,6 @@ ReauthenticationRequired = _error(
     "Reconnexion nécessaire",
     "Pour votre sécurité, reconnectez-vous avant d'effectuer cette action.",
 )
-Unauthorized = _error(
-    "Unauthorized",
-    401,
-    "unauthorized",
-    "Connexion nécessaire",
-    "Vous devez être connecté pour accéder à cette page.",
-)
 InvalidCurrentPassword = _error(
     "InvalidCurrentPassword",
     401,

@@ -30,6 +30,14 @@ class Balanced:
         self.app = MobileApp(transport=self.a, device=Device(app=AppIdentity.web()))
         self.smtp = smtp
 
+    def signed_in_on(self, node: str) -> MobileApp:
+        """Sign in on one node with the code read from the SMTP sink."""
+        app = self.on(node)
+        app.sign_in(NIR, PASSWORD)
+        app.send_code()
+        app.verify_code(self.smtp.last_code(EMAIL))
+        return app
+
     def on(self, node: str) -> MobileApp:
         self.app.transport = self.a if node == "a" else self.b
         return self.app
@@ -45,10 +53,7 @@ def test_code_asked_on_a_verifies_on_b(nodes, smtp):
 
 def test_refresh_rotated_on_b_and_replayed_on_a_is_reuse(nodes, smtp):
     route = Balanced(nodes, smtp)
-    app = route.on("a")
-    app.sign_in(NIR, PASSWORD)
-    app.send_code()
-    app.verify_code(smtp.last_code(EMAIL))
+    app = route.signed_in_on("a")
     spent = app.refresh_token
     route.on("b").refresh()
     route.app.device.session["refresh_token"] = spent  # an attacker's copy of the old token
@@ -59,10 +64,7 @@ def test_refresh_rotated_on_b_and_replayed_on_a_is_reuse(nodes, smtp):
 
 def test_sign_out_on_a_is_seen_on_b_at_once(nodes, smtp):
     route = Balanced(nodes, smtp)
-    app = route.on("a")
-    app.sign_in(NIR, PASSWORD)
-    app.send_code()
-    app.verify_code(smtp.last_code(EMAIL))
+    app = route.signed_in_on("a")
     access = app.access_token
     app.sign_out()
     route.app.device.session = {"access_token": access}
@@ -87,10 +89,7 @@ def test_failures_spread_over_both_nodes_lock_after_the_same_count(nodes, smtp):
 
 def test_webauthn_challenges_cross_nodes(nodes, smtp):
     route = Balanced(nodes, smtp)
-    app = route.on("a")
-    app.sign_in(NIR, PASSWORD)
-    app.send_code()
-    app.verify_code(smtp.last_code(EMAIL))
+    app = route.signed_in_on("a")
 
     # Registration: options from A, credential verified by B.
     options = route.on("a")._authed("POST", "/account/authenticators/options")
