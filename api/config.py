@@ -47,6 +47,11 @@ class Settings:
     JWT_AUDIENCE: str = "mon-compte-app"
     ACCESS_TOKEN_TTL_SECONDS: int = 900
     REFRESH_TOKEN_TTL_SECONDS: int = 30 * 24 * 3600
+    # A session ends this long after its sign-in, however often it is refreshed.
+    SESSION_MAX_AGE_SECONDS: int = 90 * 24 * 3600
+    # A refresh token presented again this soon after its rotation (an app retrying after a
+    # lost response) gets the same successor instead of ending the session.
+    REFRESH_REUSE_GRACE_SECONDS: int = 10
     LOGIN_TTL_SECONDS: int = 900
     OTP_TTL_SECONDS: int = 900
     OTP_MAX_ATTEMPTS: int = 5
@@ -56,6 +61,9 @@ class Settings:
     LOGIN_MAX_FAILURES: int = 5
     LOGIN_LOCK_BASE_SECONDS: int = 60
     LOGIN_LOCK_MAX_SECONDS: int = 3600
+    # NIST SP 800-63B-4 §3.2.2: at most 100 consecutive wrong second factors per account.
+    SECOND_FACTOR_MAX_FAILURES: int = 100
+    SECOND_FACTOR_LOCK_SECONDS: int = 24 * 3600
     REAUTH_MAX_AGE_SECONDS: int = 300
     WEBAUTHN_RP_ID: str = "localhost"
     WEBAUTHN_RP_NAME: str = "Caf - Mon Compte"
@@ -133,7 +141,16 @@ class Settings:
             parts = urlsplit(origin)
             if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
                 raise ConfigError(f"WEBAUTHN_ORIGINS holds an invalid origin: {origin!r}")
-        for name in ("OTP_TTL_SECONDS", "LOGIN_TTL_SECONDS", "OTP_MAX_ATTEMPTS", "OTP_HOURLY_CAP"):
+        positive = (
+            "OTP_TTL_SECONDS",
+            "LOGIN_TTL_SECONDS",
+            "OTP_MAX_ATTEMPTS",
+            "OTP_HOURLY_CAP",
+            "LOGIN_MAX_FAILURES",
+            "SECOND_FACTOR_MAX_FAILURES",
+            "SESSION_MAX_AGE_SECONDS",
+        )
+        for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
         if self.APP_ENV != "production":

@@ -51,176 +51,189 @@ class ApiError(Exception):
         return body
 
 
-def _error(name: str, status: int, code: str, title: str, detail: str) -> type[ApiError]:
-    return type(
-        name, (ApiError,), {"status": status, "code": code, "title": title, "detail": detail}
+class Refusal(ApiError):
+    """A refusal whose records are the request's work: committed before it is answered.
+
+    A wrong password, code or assertion, a reused token: the failure counts, the activity
+    entries and the alerts they cause must survive the refusal. The unit of work commits
+    for these (and only these) errors; any other error rolls the request back.
+    """
+
+
+class ValidationError(ApiError):
+    status = 400
+    code = "validation_error"
+    title = "Données invalides"
+    detail = "Certaines informations saisies ne sont pas valides. Vérifiez-les puis réessayez."
+
+
+class InvalidJson(ApiError):
+    status = 400
+    code = "invalid_json"
+    title = "Corps de requête illisible"
+    detail = "La demande envoyée n'est pas un JSON valide."
+
+
+class WeakPassword(ApiError):
+    status = 400
+    code = "weak_password"
+    title = "Mot de passe trop faible"
+    detail = "Ce mot de passe n'est pas assez sûr."
+
+
+class WebAuthnRegistrationFailed(ApiError):
+    status = 400
+    code = "webauthn_failed"
+    title = "Appareil non enregistré"
+    detail = "L'appareil n'a pas pu être associé à votre compte. Réessayez."
+
+
+class InvalidCredentials(Refusal):
+    status = 401
+    code = "invalid_credentials"
+    title = "Identifiants incorrects"
+    detail = "Le numéro de sécurité sociale ou le mot de passe est incorrect."
+
+
+class TokenInvalid(ApiError):
+    status = 401
+    code = "token_invalid"
+    title = "Session non valide"
+    detail = "Votre session n'est plus valide. Veuillez vous reconnecter."
+
+
+class TokenExpired(ApiError):
+    status = 401
+    code = "token_expired"
+    title = "Session expirée"
+    detail = "Votre session a expiré. Veuillez vous reconnecter."
+
+
+class TokenReused(Refusal):
+    status = 401
+    code = "token_reused"
+    title = "Session interrompue"
+    detail = "Par sécurité, votre session a été fermée. Veuillez vous reconnecter."
+
+
+class OtpInvalid(Refusal):
+    status = 401
+    code = "otp_invalid"
+    title = "Code incorrect"
+    detail = "Le code saisi est incorrect. Vérifiez le code reçu par courriel."
+
+
+class OtpExpired(ApiError):
+    status = 401
+    code = "otp_expired"
+    title = "Code expiré"
+    detail = (
+        "Ce code n'est plus valable. Cliquez sur « Envoyer le code » pour en recevoir un nouveau."
     )
 
 
-ValidationError = _error(
-    "ValidationError",
-    400,
-    "validation_error",
-    "Données invalides",
-    "Certaines informations saisies ne sont pas valides. Vérifiez-les puis réessayez.",
-)
-InvalidJson = _error(
-    "InvalidJson",
-    400,
-    "invalid_json",
-    "Corps de requête illisible",
-    "La demande envoyée n'est pas un JSON valide.",
-)
-WeakPassword = _error(
-    "WeakPassword",
-    400,
-    "weak_password",
-    "Mot de passe trop faible",
-    "Ce mot de passe n'est pas assez sûr.",
-)
-WebAuthnRegistrationFailed = _error(
-    "WebAuthnRegistrationFailed",
-    400,
-    "webauthn_failed",
-    "Appareil non enregistré",
-    "L'appareil n'a pas pu être associé à votre compte. Réessayez.",
-)
-InvalidCredentials = _error(
-    "InvalidCredentials",
-    401,
-    "invalid_credentials",
-    "Identifiants incorrects",
-    "Le numéro de sécurité sociale ou le mot de passe est incorrect.",
-)
-TokenInvalid = _error(
-    "TokenInvalid",
-    401,
-    "token_invalid",
-    "Session non valide",
-    "Votre session n'est plus valide. Veuillez vous reconnecter.",
-)
-TokenExpired = _error(
-    "TokenExpired",
-    401,
-    "token_expired",
-    "Session expirée",
-    "Votre session a expiré. Veuillez vous reconnecter.",
-)
-TokenReused = _error(
-    "TokenReused",
-    401,
-    "token_reused",
-    "Session interrompue",
-    "Par sécurité, votre session a été fermée. Veuillez vous reconnecter.",
-)
-OtpInvalid = _error(
-    "OtpInvalid",
-    401,
-    "otp_invalid",
-    "Code incorrect",
-    "Le code saisi est incorrect. Vérifiez le code reçu par courriel.",
-)
-OtpExpired = _error(
-    "OtpExpired",
-    401,
-    "otp_expired",
-    "Code expiré",
-    "Ce code n'est plus valable. Cliquez sur « Envoyer le code » pour en recevoir un nouveau.",
-)
-OtpLocked = _error(
-    "OtpLocked",
-    401,
-    "otp_locked",
-    "Code bloqué",
-    "Trop d'essais avec ce code. Cliquez sur « Envoyer le code » pour en recevoir un nouveau.",
-)
-WebAuthnFailed = _error(
-    "WebAuthnFailed",
-    401,
-    "webauthn_failed",
-    "Vérification biométrique refusée",
-    "La vérification biométrique n'a pas abouti. Réessayez ou recevez un code par courriel.",
-)
-ReauthenticationRequired = _error(
-    "ReauthenticationRequired",
-    401,
-    "reauthentication_required",
-    "Reconnexion nécessaire",
-    "Pour votre sécurité, reconnectez-vous avant d'effectuer cette action.",
-)
-InvalidCurrentPassword = _error(
-    "InvalidCurrentPassword",
-    401,
-    "invalid_credentials",
-    "Mot de passe incorrect",
-    "Le mot de passe actuel est incorrect.",
-)
-NotFound = _error(
-    "NotFound", 404, "not_found", "Introuvable", "La ressource demandée n'existe pas."
-)
-MethodNotAllowed = _error(
-    "MethodNotAllowed",
-    405,
-    "method_not_allowed",
-    "Méthode non autorisée",
-    "Cette action n'est pas possible à cette adresse.",
-)
-NoAuthenticator = _error(
-    "NoAuthenticator",
-    409,
-    "no_authenticator",
-    "Aucun appareil associé",
-    "Aucun appareil n'est associé à votre compte pour la connexion biométrique.",
-)
-AlreadyRegistered = _error(
-    "AlreadyRegistered",
-    409,
-    "already_registered",
-    "Appareil déjà associé",
-    "Cet appareil est déjà associé à un compte.",
-)
-PayloadTooLarge = _error(
-    "PayloadTooLarge",
-    413,
-    "payload_too_large",
-    "Demande trop volumineuse",
-    "La demande envoyée est trop volumineuse.",
-)
-UnsupportedMediaType = _error(
-    "UnsupportedMediaType",
-    415,
-    "unsupported_media_type",
-    "Format non pris en charge",
-    "La demande doit être envoyée au format JSON.",
-)
-TooManyAttempts = _error(
-    "TooManyAttempts",
-    429,
-    "too_many_attempts",
-    "Trop de tentatives",
-    "Trop de tentatives de connexion. Patientez quelques minutes avant de réessayer.",
-)
-RateLimited = _error(
-    "RateLimited",
-    429,
-    "rate_limited",
-    "Trop de demandes",
-    "Vous avez fait trop de demandes. Patientez un peu avant de réessayer.",
-)
-ServiceUnavailable = _error(
-    "ServiceUnavailable",
-    503,
-    "service_unavailable",
-    "Service indisponible",
-    "Le service est momentanément indisponible. Réessayez dans quelques instants.",
-)
-InternalError = _error(
-    "InternalError",
-    500,
-    "internal_error",
-    "Erreur interne",
-    "Une erreur inattendue est survenue. Réessayez dans quelques instants.",
-)
+class OtpLocked(Refusal):
+    status = 401
+    code = "otp_locked"
+    title = "Code bloqué"
+    detail = (
+        "Trop d'essais avec ce code. Cliquez sur « Envoyer le code » pour en recevoir un nouveau."
+    )
+
+
+class WebAuthnFailed(Refusal):
+    status = 401
+    code = "webauthn_failed"
+    title = "Vérification biométrique refusée"
+    detail = (
+        "La vérification biométrique n'a pas abouti. Réessayez ou recevez un code par courriel."
+    )
+
+
+class ReauthenticationRequired(ApiError):
+    status = 401
+    code = "reauthentication_required"
+    title = "Reconnexion nécessaire"
+    detail = "Pour votre sécurité, reconnectez-vous avant d'effectuer cette action."
+
+
+class InvalidCurrentPassword(Refusal):
+    # Never a 401: an app reads a 401 as "signed out".
+    status = 400
+    code = "invalid_current_password"
+    title = "Mot de passe incorrect"
+    detail = "Le mot de passe actuel est incorrect."
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+    title = "Introuvable"
+    detail = "La ressource demandée n'existe pas."
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
+    code = "method_not_allowed"
+    title = "Méthode non autorisée"
+    detail = "Cette action n'est pas possible à cette adresse."
+
+
+class NoAuthenticator(ApiError):
+    status = 409
+    code = "no_authenticator"
+    title = "Aucun appareil associé"
+    detail = "Aucun appareil n'est associé à votre compte pour la connexion biométrique."
+
+
+class AlreadyRegistered(ApiError):
+    status = 409
+    code = "already_registered"
+    title = "Appareil déjà associé"
+    detail = "Cet appareil est déjà associé à un compte."
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "payload_too_large"
+    title = "Demande trop volumineuse"
+    detail = "La demande envoyée est trop volumineuse."
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+    code = "unsupported_media_type"
+    title = "Format non pris en charge"
+    detail = "La demande doit être envoyée au format JSON."
+
+
+class TooManyAttempts(Refusal):
+    status = 429
+    code = "too_many_attempts"
+    title = "Trop de tentatives"
+    detail = "Trop de tentatives de connexion. Patientez quelques minutes avant de réessayer."
+
+
+class RateLimited(ApiError):
+    status = 429
+    code = "rate_limited"
+    title = "Trop de demandes"
+    detail = "Vous avez fait trop de demandes. Patientez un peu avant de réessayer."
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+    code = "service_unavailable"
+    title = "Service indisponible"
+    detail = "Le service est momentanément indisponible. Réessayez dans quelques instants."
+
+
+class InternalError(ApiError):
+    status = 500
+    code = "internal_error"
+    title = "Erreur interne"
+    detail = "Une erreur inattendue est survenue. Réessayez dans quelques instants."
+
 
 _HTTP_ERRORS: dict[int, type[ApiError]] = {
     400: InvalidJson,

@@ -1,8 +1,9 @@
 """The HTTP adapter toolkit: parse a body, authenticate, dump a response.
 
 ``@endpoint`` is the only place where requests are read: it enforces JSON, validates the
-body against a marshmallow schema, resolves the bearer token of the expected kind, and
-records what it did for the OpenAPI description.
+body against a marshmallow schema, resolves the bearer token of the expected kind, runs
+the view as one unit of work (see :mod:`api.uow`), and records what it did for the
+OpenAPI description.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .errors import (
 )
 from .services import login, tokens
 from .services.client import ClientInfo
+from .uow import unit_of_work
 
 AUTH_KINDS = ("mfa", "access", "refresh")
 # What any endpoint behind an access token may answer.
@@ -103,6 +105,15 @@ def endpoint(
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(**kwargs: Any) -> Any:
+            with unit_of_work():
+                result = _run(view, kwargs)
+            if isinstance(result, Response):
+                return result
+            if response_schema is None:
+                return Response(status=status)
+            return jsonify(response_schema.dump(result)), status
+
+        def _run(view: Callable, kwargs: dict[str, Any]) -> Any:
             if auth == "mfa":
                 kwargs["transaction"] = _authenticate(auth)
             elif auth == "access":
@@ -113,12 +124,7 @@ def endpoint(
                 kwargs["data"] = parse_body(body_schema)
             elif raw_body:
                 kwargs["data"] = _raw_json()
-            result = view(**kwargs)
-            if isinstance(result, Response):
-                return result
-            if response_schema is None:
-                return Response(status=status)
-            return jsonify(response_schema.dump(result)), status
+            return view(**kwargs)
 
         wrapper.api_doc = {  # type: ignore[attr-defined]
             "summary": summary,

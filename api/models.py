@@ -58,12 +58,16 @@ class Account(db.Model):
     sessions: Mapped[list[AuthSession]] = relationship(back_populates="account")
 
 
-class LoginThrottle(db.Model):
-    """Consecutive password failures per NIR hash, known accounts or not."""
+class Throttle(db.Model):
+    """Consecutive failures of one kind for one subject (a NIR, a known device, an account).
 
-    __tablename__ = "login_throttles"
+    ``key`` is a keyed hash of the kind and the subject: unknown NIRs get rows too, and
+    nothing in the table says which NIR or account a row is about.
+    """
 
-    nir_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    __tablename__ = "throttles"
+
+    key: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     failures: Mapped[int] = mapped_column(default=0)
     lock_count: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -85,10 +89,33 @@ class LoginTransaction(db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Wrong codes over the whole transaction: a resend never resets this.
     otp_failures: Mapped[int] = mapped_column(default=0)
+    # The known device the password step was judged by, when it presented a valid one.
+    device_id: Mapped[str | None] = mapped_column(
+        ForeignKey("known_devices.id", ondelete="SET NULL")
+    )
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(256))
 
     account: Mapped[Account] = relationship()
+
+
+class KnownDevice(db.Model):
+    """An app install or a browser that completed a sign-in (OWASP's device cookie).
+
+    Its ``device_token`` is not stored: it is the id with a MAC under a server key, so
+    the same token can be handed back at every sign-in and a database copy yields none.
+    Password failures presented with it count against this device only.
+    """
+
+    __tablename__ = "known_devices"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class EmailCode(db.Model):
@@ -125,6 +152,10 @@ class AuthSession(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     revoked_reason: Mapped[str | None] = mapped_column(String(32))
+    # The authenticator that opened it: removing (or blocking) that device ends the session.
+    authenticator_id: Mapped[str | None] = mapped_column(
+        ForeignKey("authenticators.id", ondelete="SET NULL"), index=True
+    )
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(256))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, post_dump, validate
 
 from .clock import isoformat
 from .nir import parse_nir
@@ -73,6 +73,12 @@ class LoginRequest(Strict):
             min=1, max=MAX_LENGTH, error="Le mot de passe doit comporter entre 1 et 256 caractères."
         ),
     )
+    device_token = _str(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=128),
+        metadata={"description": "The device_token this app or browser got at its last sign-in."},
+    )
 
 
 class VerifyCodeRequest(Strict):
@@ -108,6 +114,15 @@ class TokenPair(Schema):
     refresh_token = fields.String()
     token_type = fields.String()
     expires_in = fields.Integer()
+    device_token = fields.String(
+        metadata={"description": "After a sign-in: keep it and send it with the next login."}
+    )
+
+    @post_dump
+    def drop_empty_device_token(self, data, **kwargs):
+        if data.get("device_token") is None:
+            data.pop("device_token", None)
+        return data
 
 
 class AccountView(Schema):

@@ -101,6 +101,8 @@ class MobileApp:
             "access_token": pair["access_token"],
             "refresh_token": pair["refresh_token"],
         }
+        if pair.get("device_token"):
+            self.device.device_token = pair["device_token"]
         self.mfa_token = None
         return pair
 
@@ -108,7 +110,10 @@ class MobileApp:
 
     def sign_in(self, nir: str, password: str) -> dict[str, Any]:
         """The password step: NIR and password. Returns the offered second factors."""
-        body = self._call("POST", "/auth/login", json={"nir": nir, "password": password})
+        credentials = {"nir": nir, "password": password}
+        if self.device.device_token:
+            credentials["device_token"] = self.device.device_token
+        body = self._call("POST", "/auth/login", json=credentials)
         self.mfa_token = body["mfa_token"]
         self.methods = body["methods"]
         self.email_hint = body["email_hint"]

@@ -50,6 +50,9 @@ class Device:
     authenticator: SoftwareAuthenticator = field(default_factory=SoftwareAuthenticator)
     # What the app keeps in its secure storage between launches.
     session: dict[str, str] = field(default_factory=dict)
+    # The app install's device_token: outlives sign-outs, so that strangers' wrong
+    # passwords for this account never lock this phone out.
+    device_token: str | None = None
     path: Path | None = None
 
     @property
@@ -61,6 +64,7 @@ class Device:
             "app": vars(self.app),
             "authenticator": self.authenticator.to_dict(),
             "session": self.session,
+            "device_token": self.device_token,
         }
 
     @classmethod
@@ -69,6 +73,7 @@ class Device:
             app=AppIdentity(**data.get("app", {})),
             authenticator=SoftwareAuthenticator.from_dict(data.get("authenticator", {})),
             session=dict(data.get("session", {})),
+            device_token=data.get("device_token"),
             path=path,
         )
 

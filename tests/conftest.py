@@ -262,11 +262,13 @@ class AuthActions:
         self.smtp = smtp
         self.clock = clock
 
-    def login(self, account: AccountHandle, password: str | None = None):
-        return self.client.post(
-            "/api/v1/auth/login",
-            json={"nir": account.nir, "password": password or account.password},
-        )
+    def login(
+        self, account: AccountHandle, password: str | None = None, device_token: str | None = None
+    ):
+        body = {"nir": account.nir, "password": password or account.password}
+        if device_token is not None:
+            body["device_token"] = device_token
+        return self.client.post("/api/v1/auth/login", json=body)
 
     def start(self, account: AccountHandle) -> str:
         response = self.login(account)

@@ -44,7 +44,13 @@ def menu(principal):
     body=schemas.ChangePasswordRequest,
     status=204,
     auth="access",
-    errors=[e.ValidationError, e.WeakPassword, e.InvalidCurrentPassword, *_ACCESS_ERRORS],
+    errors=[
+        e.ValidationError,
+        e.WeakPassword,
+        e.InvalidCurrentPassword,
+        e.TooManyAttempts,
+        *_ACCESS_ERRORS,
+    ],
     tag="account",
 )
 def change_password(principal, data):

@@ -25,7 +25,9 @@ limiter.limit(lambda: current_app.config["RATELIMIT_PER_IP"])(bp)
     errors=[e.ValidationError, e.InvalidCredentials, e.TooManyAttempts],
 )
 def sign_in(data):
-    return login.begin_login(data["nir"], data["password"], client_info())
+    return login.begin_login(
+        data["nir"], data["password"], client_info(), device_token=data["device_token"]
+    )
 
 
 @bp.post("/otp")

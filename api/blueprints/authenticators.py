@@ -69,11 +69,11 @@ def rename(principal, authenticator_id, data):
 
 @bp.delete("/<authenticator_id>")
 @endpoint(
-    summary="Remove an authenticator; it stops working at once",
+    summary="Remove an authenticator: it stops working and the sessions it opened end at once",
     status=204,
     auth="access",
     errors=[e.NotFound, *_ACCESS_ERRORS],
     tag="account",
 )
 def remove(principal, authenticator_id):
-    authenticators.remove(principal.account.id, authenticator_id, client_info())
+    authenticators.remove(principal.account, authenticator_id, client_info())

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 
 from sqlalchemy import select
 
 from ..clock import utcnow
-from ..errors import InvalidCurrentPassword, ValidationError
+from ..errors import InvalidCurrentPassword, TooManyAttempts, ValidationError
 from ..extensions import db
 from ..models import Account
 from ..nir import mask_nir, parse_nir
-from . import activity, mail_templates, mailer, passwords, sessions
+from . import activity, mail_templates, mailer, passwords, sessions, throttle
 from .client import ClientInfo
 from .keys import keyed_hash
 
@@ -75,9 +76,33 @@ def change_password(
     keep_session_id: str,
     client: ClientInfo,
 ) -> None:
-    """Replace the password, end every other session and tell the account holder."""
+    """Replace the password, end every other session and tell the account holder.
+
+    Guesses of the current password (a stolen access token) are counted before they are
+    checked, like the password step's: 5 in a row lock the change, growing each time.
+    """
+    key = throttle.key_for("password-change", account.id)
+    policy = throttle.password_policy()
+    attempt = throttle.reserve(key, policy)
+    if not attempt.allowed:
+        wait = attempt.retry_after
+        raise TooManyAttempts(
+            "Trop d'essais avec un mot de passe actuel incorrect. Par sécurité, patientez "
+            f"{max(1, math.ceil(wait / 60))} minute(s) avant de réessayer.",
+            headers={"Retry-After": str(wait)},
+            retry_after=wait,
+        )
     if not passwords.verify_password(account.password_hash, current_password):
-        raise InvalidCurrentPassword()
+        outcome = throttle.record_failure(attempt, policy)
+        activity.record("password_change_failed", account.id, client)
+        if outcome.locked:
+            minutes = max(1, outcome.lock_seconds // 60)
+            activity.record("password_change_locked", account.id, client, minutes=minutes)
+            mailer.queue(account.email, mail_templates.password_change_locked(minutes))
+        raise InvalidCurrentPassword(
+            attempts_remaining=max(0, policy.max_failures - attempt.number)
+        )
+    throttle.reset(key)
     # The NIR is not stored in clear; check the new password against it by re-deriving
     # the lookup digest of any 13-character run of the password.
     _refuse_password_containing_nir(account, new_password)
@@ -88,7 +113,6 @@ def change_password(
     sessions.revoke_all(account.id, reason="password_changed", except_session_id=keep_session_id)
     activity.record("password_changed", account.id, client)
     mailer.queue(account.email, mail_templates.password_changed(now))
-    db.session.commit()
 
 
 def _refuse_password_containing_nir(account: Account, password: str) -> None:

@@ -26,12 +26,25 @@ _LABELS: dict[str, str] = {
     "code_failed": "Un code de connexion incorrect a été saisi.",
     "code_locked": "Code de connexion bloqué après trop d'essais incorrects.",
     "password_changed": "Votre mot de passe a été modifié.",
+    "password_change_failed": (
+        "Mot de passe actuel incorrect lors d'une tentative de changement de mot de passe."
+    ),
+    "password_change_locked": (
+        "Changement de mot de passe bloqué pendant {minutes} minutes après plusieurs essais."
+    ),
+    "second_factor_locked": (
+        "Connexion bloquée pendant {hours} heures après de très nombreux codes ou "
+        "vérifications biométriques incorrects."
+    ),
     "session_ended": "Une session a été fermée.",
     "signed_out": "Vous vous êtes déconnecté.",
     "token_reused": "Une session a été fermée par sécurité (jeton déjà utilisé).",
     "authenticator_added": "Appareil « {name} » associé pour la connexion biométrique.",
     "authenticator_renamed": "Appareil renommé en « {name} ».",
-    "authenticator_removed": "Appareil « {name} » retiré de la connexion biométrique.",
+    "authenticator_removed": (
+        "Appareil « {name} » retiré de la connexion biométrique ; "
+        "les connexions ouvertes avec lui ont été fermées."
+    ),
     "webauthn_failed": "Échec d'une connexion biométrique.",
     "counter_regression": (
         "Appareil « {name} » bloqué : il semble avoir été copié. "

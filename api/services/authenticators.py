@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..clock import utcnow
 from ..errors import NotFound
 from ..extensions import db
-from ..models import Authenticator
+from ..models import Account, Authenticator
 from ..webauthn import credentials
-from . import activity
+from . import activity, mail_templates, mailer, sessions
 from .client import ClientInfo
 
 
@@ -40,14 +41,18 @@ def rename(account_id: str, authenticator_id: str, name: str, client: ClientInfo
     authenticator = _own(account_id, authenticator_id)
     authenticator.name = name
     activity.record("authenticator_renamed", account_id, client, name=name)
-    db.session.commit()
     return describe(authenticator)
 
 
-def remove(account_id: str, authenticator_id: str, client: ClientInfo) -> None:
-    """Delete the credential: from this commit on it cannot sign anyone in."""
-    authenticator = _own(account_id, authenticator_id)
+def remove(account: Account, authenticator_id: str, client: ClientInfo) -> None:
+    """Delete the credential and end the sessions it opened; tell the holder.
+
+    A lost phone must be signed out, not only barred from signing in again: its
+    refresh token would otherwise keep it in for weeks.
+    """
+    authenticator = _own(account.id, authenticator_id)
     name = authenticator.name
+    sessions.revoke_opened_with(authenticator.id, reason="authenticator_removed")
     db.session.delete(authenticator)
-    activity.record("authenticator_removed", account_id, client, name=name)
-    db.session.commit()
+    activity.record("authenticator_removed", account.id, client, name=name)
+    mailer.queue(account.email, mail_templates.authenticator_removed(name, utcnow()))

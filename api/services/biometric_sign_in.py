@@ -19,7 +19,7 @@ from ..errors import NoAuthenticator, ValidationError, WebAuthnFailed
 from ..extensions import db
 from ..models import Account, Authenticator, LoginTransaction
 from ..webauthn import ceremonies, challenges, credentials
-from . import activity, login, mail_templates, mailer, tokens
+from . import activity, login, mail_templates, mailer, sessions, tokens
 from .client import ClientInfo
 
 PURPOSE = "authentication"
@@ -38,7 +38,6 @@ def begin(transaction: LoginTransaction) -> dict[str, Any]:
         account_id=transaction.account_id,
         transaction_id=transaction.id,
     )
-    db.session.commit()
     return options
 
 
@@ -76,7 +75,6 @@ def finish(
         _refuse(account, client, "backup eligibility changed")
 
     if not challenges.consume(challenge):
-        db.session.rollback()
         _refuse(account, client, "challenge already used")
     # Re-read the row under a lock (populate_existing: not the copy read before the checks).
     locked = db.session.execute(
@@ -86,8 +84,9 @@ def finish(
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if locked is None:  # removed while the ceremony ran
-        db.session.rollback()
         _refuse(account, client, "credential removed")
+    if locked.flagged_at is not None:  # blocked as cloned while the ceremony ran
+        _refuse(account, client, "credential blocked")
     if ceremonies.counter_regressed(locked.sign_count, verified.new_sign_count):
         _flag_as_cloned(account, locked, client)
 
@@ -95,18 +94,15 @@ def finish(
     locked.sign_count = verified.new_sign_count
     locked.backup_state = verified.credential_backed_up
     locked.last_used_at = now
-    login.complete_transaction(transaction)
-    pair = tokens.issue_for_new_session(account, AMR, client)
+    pair = login.finish_login(transaction, account, AMR, client, authenticator_id=locked.id)
     activity.record("sign_in", account.id, client, method="webauthn")
-    db.session.commit()
     return pair
 
 
 def _refuse(account: Account, client: ClientInfo, reason: str) -> None:
     current_app.logger.info("assertion refused", extra={"reason": reason[:120]})
-    db.session.rollback()
     activity.record("webauthn_failed", account.id, client)
-    db.session.commit()
+    login.record_second_factor_failure(account, client)
     raise WebAuthnFailed()
 
 
@@ -114,7 +110,8 @@ def _flag_as_cloned(account: Account, authenticator: Authenticator, client: Clie
     """The counter went back: two copies of this key exist. Block it and tell the holder."""
     now = utcnow()
     authenticator.flagged_at = now
+    sessions.revoke_opened_with(authenticator.id, reason="authenticator_blocked")
     activity.record("counter_regression", account.id, client, name=authenticator.name)
     mailer.queue(account.email, mail_templates.counter_regression(authenticator.name, now))
-    db.session.commit()
+    login.record_second_factor_failure(account, client)
     raise WebAuthnFailed()

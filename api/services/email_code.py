@@ -75,7 +75,6 @@ def send_code(transaction: LoginTransaction, client: ClientInfo) -> CodeSent:
     account.last_code_sent_at = now
     mailer.queue(account.email, mail_templates.sign_in_code(code, ttl))
     activity.record("code_sent", account.id, client)
-    db.session.commit()
     return CodeSent(
         expires_in=ttl,
         resend_after=config["OTP_RESEND_SECONDS"],
@@ -99,7 +98,6 @@ def _check_send_allowed(account: Account, now) -> None:
 
 
 def _refuse_send(wait: int) -> None:
-    db.session.rollback()
     minutes = max(1, math.ceil(wait / 60))
     detail = (
         f"Un code vient d'être envoyé. Vous pourrez en demander un nouveau dans {wait} secondes."
@@ -110,31 +108,28 @@ def _refuse_send(wait: int) -> None:
 
 
 def verify_code(transaction: LoginTransaction, code: str, client: ClientInfo) -> tokens.TokenPair:
-    """Check ``code``; on success complete the sign-in and return the first token pair."""
+    """Check ``code``; on success complete the sign-in and return the first token pair.
+
+    The try is counted before the code is compared, with a conditional UPDATE that also
+    locks the code's row until the request ends: parallel guesses queue, and no more than
+    ``OTP_MAX_ATTEMPTS`` comparisons ever run for one code.
+    """
     config = current_app.config
     max_attempts = config["OTP_MAX_ATTEMPTS"]
     now = utcnow()
-    current = db.session.scalar(
-        select(EmailCode)
+    current = db.session.execute(
+        select(EmailCode.id, EmailCode.used_at, EmailCode.expires_at)
         .where(EmailCode.transaction_id == transaction.id, EmailCode.voided_at.is_(None))
         .order_by(EmailCode.created_at.desc())
         .limit(1)
-    )
+    ).first()
     if current is None:
         raise OtpExpired("Aucun code n'a été envoyé. Cliquez sur « Envoyer le code ».")
     if current.used_at is not None:
         raise TokenInvalid()
-    if current.attempts >= max_attempts:
-        raise OtpLocked()
     if current.expires_at <= now:
         raise OtpExpired()
-
-    if not same(_code_hmac(transaction.id, code), current.code_hmac):
-        _record_wrong_code(transaction, current, client)
-
-    # Spend the code with a conditional UPDATE: of concurrent correct submissions,
-    # exactly one changes the row; the others see it used and fail.
-    spent = db.session.execute(
+    reserved = db.session.execute(
         update(EmailCode)
         .where(
             EmailCode.id == current.id,
@@ -142,39 +137,40 @@ def verify_code(transaction: LoginTransaction, code: str, client: ClientInfo) ->
             EmailCode.voided_at.is_(None),
             EmailCode.attempts < max_attempts,
         )
+        .values(attempts=EmailCode.attempts + 1)
+        .returning(EmailCode.attempts, EmailCode.code_hmac)
+    ).first()
+    if reserved is None:  # locked, or spent or voided by a request that just finished
+        used = db.session.scalar(select(EmailCode.used_at).where(EmailCode.id == current.id))
+        raise TokenInvalid() if used is not None else OtpLocked()
+    attempts, code_hmac = reserved
+    account = db.session.get(Account, transaction.account_id)
+    if not same(_code_hmac(transaction.id, code), code_hmac):
+        _record_wrong_code(transaction, account, attempts, client)
+    db.session.execute(
+        update(EmailCode)
+        .where(EmailCode.id == current.id)
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    if spent.rowcount != 1:
-        db.session.rollback()
-        raise TokenInvalid()
-    login.complete_transaction(transaction)
-    account = db.session.get(Account, transaction.account_id)
-    pair = tokens.issue_for_new_session(account, ["pwd", "otp"], client)
+    pair = login.finish_login(transaction, account, ["pwd", "otp"], client)
     activity.record("sign_in", account.id, client, method="otp")
-    db.session.commit()
     return pair
 
 
 def _record_wrong_code(
-    transaction: LoginTransaction, current: EmailCode, client: ClientInfo
+    transaction: LoginTransaction, account: Account, attempts: int, client: ClientInfo
 ) -> None:
     config = current_app.config
     max_attempts = config["OTP_MAX_ATTEMPTS"]
-    attempts = db.session.execute(
-        update(EmailCode)
-        .where(EmailCode.id == current.id)
-        .values(attempts=EmailCode.attempts + 1)
-        .returning(EmailCode.attempts)
-    ).scalar_one()
     failures = db.session.execute(
         update(LoginTransaction)
         .where(LoginTransaction.id == transaction.id)
         .values(otp_failures=LoginTransaction.otp_failures + 1)
         .returning(LoginTransaction.otp_failures)
     ).scalar_one()
-    account_id = transaction.account_id
-    activity.record("code_failed", account_id, client)
+    activity.record("code_failed", account.id, client)
+    login.record_second_factor_failure(account, client)
     if failures >= config["OTP_MAX_FAILURES_PER_LOGIN"]:
         # Too many wrong codes over several resends: this sign-in is over.
         db.session.execute(
@@ -183,10 +179,7 @@ def _record_wrong_code(
             .values(expires_at=utcnow())
         )
     if attempts >= max_attempts:
-        activity.record("code_locked", account_id, client)
-        account = db.session.get(Account, account_id)
+        activity.record("code_locked", account.id, client)
         mailer.queue(account.email, mail_templates.second_factor_failed(utcnow()))
-        db.session.commit()
         raise OtpLocked()
-    db.session.commit()
     raise OtpInvalid(attempts_remaining=max_attempts - attempts)

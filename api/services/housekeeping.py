@@ -17,11 +17,11 @@ from ..extensions import db
 from ..models import (
     AuthSession,
     EmailCode,
-    LoginThrottle,
     LoginTransaction,
     OutboxMail,
     RefreshToken,
     SecurityEvent,
+    Throttle,
     WebAuthnChallenge,
 )
 
@@ -49,9 +49,9 @@ def purge() -> dict[str, int]:
             OutboxMail.status.in_(("sent", "kept")),
             OutboxMail.created_at < now - timedelta(days=config["MAIL_KEEP_DAYS"]),
         ),
-        "login_throttles": delete(LoginThrottle).where(
-            LoginThrottle.updated_at < now - timedelta(days=1),
-            or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now),
+        "throttles": delete(Throttle).where(
+            Throttle.updated_at < now - timedelta(days=1),
+            or_(Throttle.locked_until.is_(None), Throttle.locked_until < now),
         ),
         "security_events": delete(SecurityEvent).where(
             SecurityEvent.created_at < now - timedelta(days=config["ACTIVITY_RETENTION_DAYS"])

@@ -6,7 +6,8 @@ login transaction: it can ask for a code or a WebAuthn challenge, nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from flask import current_app
@@ -18,7 +19,7 @@ from ..extensions import db
 from ..models import Account, LoginTransaction
 from ..nir import mask_email
 from ..webauthn import credentials
-from . import activity, mail_templates, mailer, passwords, throttle
+from . import activity, devices, mail_templates, mailer, passwords, throttle, tokens
 from .accounts import nir_digest
 from .client import ClientInfo
 from .keys import keyed_hash, new_token
@@ -34,31 +35,46 @@ class LoginStarted:
     email_hint: str
 
 
-def begin_login(nir: str, password: str, client: ClientInfo) -> LoginStarted:
+def begin_login(
+    nir: str, password: str, client: ClientInfo, device_token: str | None = None
+) -> LoginStarted:
     """Check NIR and password; open a login transaction for the second factor.
 
-    Unknown NIR, wrong password and disabled account take the same path and time:
-    a dummy argon2 verification runs when there is no hash to check.
+    The attempt is counted before the password is checked, per known device when the
+    client presents a valid ``device_token`` of this account, else per NIR: parallel
+    guesses queue on the counter and at most ``LOGIN_MAX_FAILURES`` of them are checked
+    per lock window. Unknown NIR, wrong password and disabled account take the same path
+    and time: a dummy argon2 verification runs when there is no hash to check.
     """
     digest = nir_digest(nir)
-    state = throttle.check(digest)
-    if state.retry_after:
-        wait = state.retry_after
-        raise TooManyAttempts(headers={"Retry-After": str(wait)}, retry_after=wait)
-
     account = db.session.scalar(select(Account).where(Account.nir_hash == digest))
+    device = devices.find_valid(device_token, account.id) if account is not None else None
+    throttle_key = (
+        throttle.key_for("device", device.id) if device else throttle.key_for("nir", digest)
+    )
+    policy = throttle.password_policy()
+    attempt = throttle.reserve(throttle_key, policy)
+    if not attempt.allowed:
+        raise _too_many_attempts(attempt.retry_after)
+
     if account is not None and account.disabled_at is None:
         valid = passwords.verify_password(account.password_hash, password)
     else:
         passwords.burn_verify_time(password)
         valid = False
-
     if not valid:
-        _fail(digest, account, client)
+        _fail(attempt, policy, account, client)
         raise InvalidCredentials()
 
-    if state.has_record:
-        throttle.reset(digest)
+    throttle.reset(throttle_key)
+    # Only someone who knows the password learns that the second factor is locked.
+    second_factor_wait = throttle.retry_after(throttle.key_for("second-factor", account.id))
+    if second_factor_wait:
+        raise _too_many_attempts(
+            second_factor_wait,
+            "Trop de codes ou de vérifications incorrects ont été saisis. Par sécurité, la "
+            "connexion à votre compte est bloquée pour le moment.",
+        )
     if passwords.needs_rehash(account.password_hash):
         account.password_hash = passwords.hash_password(password)
     token = new_token(MFA_PREFIX)
@@ -68,6 +84,7 @@ def begin_login(nir: str, password: str, client: ClientInfo) -> LoginStarted:
         LoginTransaction(
             token_hash=keyed_hash("mfa", token),
             account_id=account.id,
+            device_id=device.id if device else None,
             created_at=now,
             expires_at=now + timedelta(seconds=ttl),
             otp_failures=0,
@@ -75,13 +92,21 @@ def begin_login(nir: str, password: str, client: ClientInfo) -> LoginStarted:
             user_agent=client.user_agent,
         )
     )
-    db.session.commit()
     return LoginStarted(
         mfa_token=token,
         expires_in=ttl,
         methods=second_factor_methods(account),
         email_hint=mask_email(account.email),
     )
+
+
+def _too_many_attempts(wait: int, detail: str | None = None) -> TooManyAttempts:
+    minutes = max(1, math.ceil(wait / 60))
+    detail = detail or (
+        "Trop de tentatives de connexion. Par sécurité, patientez "
+        f"{minutes} minute{'s' if minutes > 1 else ''} avant de réessayer."
+    )
+    return TooManyAttempts(detail, headers={"Retry-After": str(wait)}, retry_after=wait)
 
 
 def second_factor_methods(account: Account) -> list[str]:
@@ -92,15 +117,37 @@ def second_factor_methods(account: Account) -> list[str]:
     return methods
 
 
-def _fail(digest: bytes, account: Account | None, client: ClientInfo) -> None:
-    outcome = throttle.record_failure(digest)
+def _fail(
+    attempt: throttle.Attempt, policy: throttle.Policy, account: Account | None, client: ClientInfo
+) -> None:
+    outcome = throttle.record_failure(attempt, policy)
     if account is not None:
         activity.record("password_failed", account.id, client)
         if outcome.locked:
             minutes = max(1, outcome.lock_seconds // 60)
             activity.record("login_locked", account.id, client, minutes=minutes)
             mailer.queue(account.email, mail_templates.login_locked(minutes))
-    db.session.commit()
+
+
+def record_second_factor_failure(account: Account, client: ClientInfo) -> None:
+    """Count a wrong code or assertion against the account; lock sign-in at the cap."""
+    outcome = throttle.count_failure(
+        throttle.key_for("second-factor", account.id), throttle.second_factor_policy()
+    )
+    if outcome.locked:
+        hours = max(1, outcome.lock_seconds // 3600)
+        activity.record("second_factor_locked", account.id, client, hours=hours)
+        mailer.queue(account.email, mail_templates.second_factor_locked(hours))
+
+
+def finish_login(
+    transaction: LoginTransaction, account: Account, amr: list[str], client: ClientInfo, **session
+) -> tokens.TokenPair:
+    """Complete the sign-in: close the transaction, open a session, remember the device."""
+    complete_transaction(transaction)
+    throttle.reset(throttle.key_for("second-factor", account.id))
+    pair = tokens.issue_for_new_session(account, amr, client, **session)
+    return replace(pair, device_token=devices.remember(account.id, transaction.device_id))
 
 
 def load_transaction(token: str) -> LoginTransaction:
@@ -132,5 +179,4 @@ def complete_transaction(transaction: LoginTransaction) -> None:
         .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:
-        db.session.rollback()
         raise TokenInvalid()

@@ -136,3 +136,42 @@ def counter_regression(name: str, at: datetime) -> MailMessage:
             _NOT_YOU,
         ],
     )
+
+
+def second_factor_locked(hours: int) -> MailMessage:
+    return _render(
+        "Connexion à Mon Compte bloquée par sécurité",
+        [
+            "Votre mot de passe a été saisi correctement, puis de très nombreux codes ou "
+            "vérifications biométriques incorrects. Par sécurité, la connexion à votre compte "
+            f"est bloquée pendant {hours} heures.",
+            "Si ce n'était pas vous, votre mot de passe est connu d'une autre personne : "
+            "changez-le dès que vous pourrez vous connecter, ou faites-vous aider par votre Caf "
+            "ou un espace France Services.",
+            _WARNING.replace("ce code", "votre code"),
+        ],
+    )
+
+
+def password_change_locked(minutes: int) -> MailMessage:
+    return _render(
+        "Changement de mot de passe bloqué temporairement",
+        [
+            "Plusieurs mots de passe actuels incorrects ont été saisis pour changer le mot de "
+            f"passe de votre compte. Par sécurité, ce changement est bloqué pendant {minutes} "
+            "minutes.",
+            _NOT_YOU,
+        ],
+    )
+
+
+def authenticator_removed(name: str, at: datetime) -> MailMessage:
+    return _render(
+        "Un appareil a été retiré de votre compte",
+        [
+            f"L'appareil « {name} » a été retiré de votre espace Mon Compte le {_paris(at)}. "
+            "Il ne peut plus servir à vous connecter, et les connexions ouvertes avec lui ont "
+            "été fermées.",
+            _NOT_YOU,
+        ],
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -18,7 +18,9 @@ from .client import ClientInfo
 LAST_SEEN_GRANULARITY = timedelta(seconds=60)
 
 
-def start_session(account: Account, amr: list[str], client: ClientInfo) -> AuthSession:
+def start_session(
+    account: Account, amr: list[str], client: ClientInfo, *, authenticator_id: str | None = None
+) -> AuthSession:
     """Open a session for a completed sign-in (added to the current transaction)."""
     now = utcnow()
     session = AuthSession(
@@ -28,6 +30,7 @@ def start_session(account: Account, amr: list[str], client: ClientInfo) -> AuthS
         created_at=now,
         last_seen_at=now,
         expires_at=now + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL_SECONDS"]),
+        authenticator_id=authenticator_id,
         ip=client.ip,
         user_agent=client.user_agent,
     )
@@ -36,11 +39,26 @@ def start_session(account: Account, amr: list[str], client: ClientInfo) -> AuthS
     return session
 
 
+def absolute_end(session: AuthSession) -> datetime:
+    """Return when ``session`` ends whatever its refreshes (SESSION_MAX_AGE_SECONDS)."""
+    return session.auth_time + timedelta(seconds=current_app.config["SESSION_MAX_AGE_SECONDS"])
+
+
 def touch(session: AuthSession) -> None:
     now = utcnow()
     if now - session.last_seen_at >= LAST_SEEN_GRANULARITY:
         session.last_seen_at = now
-        db.session.commit()
+
+
+def revoke_opened_with(authenticator_id: str, *, reason: str) -> int:
+    """End every live session that the authenticator ``authenticator_id`` opened."""
+    result = db.session.execute(
+        update(AuthSession)
+        .where(AuthSession.authenticator_id == authenticator_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
 
 
 def revoke_all(account_id: str, *, reason: str, except_session_id: str | None = None) -> int:
@@ -72,7 +90,6 @@ def revoke(session_id: str, *, reason: str) -> bool:
 def sign_out(session: AuthSession, client: ClientInfo) -> None:
     revoke(session.id, reason="signed_out")
     activity.record("signed_out", session.account_id, client)
-    db.session.commit()
 
 
 def list_sessions(account_id: str) -> list[AuthSession]:
@@ -96,4 +113,3 @@ def end_session(account_id: str, session_id: str, client: ClientInfo) -> None:
         raise NotFound("Cette session n'existe pas ou est déjà fermée.")
     revoke(session.id, reason="ended_by_user")
     activity.record("session_ended", account_id, client)
-    db.session.commit()

@@ -8,6 +8,7 @@ means it was copied, and the whole session is ended.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -35,18 +36,33 @@ class TokenPair:
     refresh_token: str
     expires_in: int
     token_type: str = "Bearer"  # noqa: S105 (the scheme name)
+    device_token: str | None = None  # set when a sign-in completes (known devices)
 
 
-def issue_for_new_session(account: Account, amr: list[str], client: ClientInfo) -> TokenPair:
+def issue_for_new_session(
+    account: Account, amr: list[str], client: ClientInfo, *, authenticator_id: str | None = None
+) -> TokenPair:
     """Open a session and return its first token pair (added to the current transaction)."""
-    session = sessions.start_session(account, amr, client)
-    return _issue(session)
+    session = sessions.start_session(account, amr, client, authenticator_id=authenticator_id)
+    return _issue(session, new_refresh_token())
 
 
-def _issue(session: AuthSession) -> TokenPair:
-    config = current_app.config
-    now = utcnow()
-    ttl = config["ACCESS_TOKEN_TTL_SECONDS"]
+def new_refresh_token() -> str:
+    return new_token(REFRESH_PREFIX)
+
+
+def _successor(token: str) -> str:
+    """Derive the token that replaces ``token`` at rotation.
+
+    Derived, not drawn: an app that retries a refresh whose answer was lost gets the very
+    same successor within the grace window. The server key keeps it unpredictable.
+    """
+    digest = keyed_hash("refresh-successor", token)
+    return f"{REFRESH_PREFIX}_{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"
+
+
+def _access_token(session: AuthSession) -> tuple[str, int]:
+    ttl = current_app.config["ACCESS_TOKEN_TTL_SECONDS"]
     access = create_access_token(
         identity=session.account_id,
         additional_claims={
@@ -56,34 +72,47 @@ def _issue(session: AuthSession) -> TokenPair:
         },
         expires_delta=timedelta(seconds=ttl),
     )
-    refresh = new_token(REFRESH_PREFIX)
-    refresh_ttl = timedelta(seconds=config["REFRESH_TOKEN_TTL_SECONDS"])
+    return access, ttl
+
+
+def _issue(session: AuthSession, refresh: str) -> TokenPair:
+    """Store ``refresh`` for the session and return it with a new access token."""
+    now = utcnow()
+    # Sliding lifetime, within the absolute one: the session lives as long as its newest
+    # refresh token, and never longer than SESSION_MAX_AGE_SECONDS after its sign-in.
+    expires_at = min(
+        now + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL_SECONDS"]),
+        sessions.absolute_end(session),
+    )
     db.session.add(
         RefreshToken(
             token_hash=keyed_hash("refresh", refresh),
             session_id=session.id,
             created_at=now,
-            expires_at=now + refresh_ttl,
+            expires_at=expires_at,
         )
     )
-    # Sliding lifetime: the session lives as long as its newest refresh token.
-    session.expires_at = now + refresh_ttl
+    session.expires_at = expires_at
+    access, ttl = _access_token(session)
     return TokenPair(access_token=access, refresh_token=refresh, expires_in=ttl)
 
 
 def rotate_refresh_token(token: str, client: ClientInfo) -> TokenPair:
-    """Spend ``token`` and return a new pair; a second use ends the session."""
+    """Spend ``token`` and return a new pair; a second use ends the session.
+
+    Presented again within ``REFRESH_REUSE_GRACE_SECONDS`` of its rotation, while its
+    successor is still unused, it gets that same successor and a new access token: an
+    app retrying after a lost answer is not signed out. Any other second use is theft.
+    """
     digest = keyed_hash("refresh", token)
     row = db.session.get(RefreshToken, digest)
     if row is None:
         raise TokenInvalid()
     session = db.session.get(AuthSession, row.session_id)
+    now = utcnow()
     if session is None or session.revoked_at is not None:
         raise TokenInvalid()
-    now = utcnow()
-    if row.used_at is not None:
-        _end_for_reuse(session, client)
-    if row.expires_at <= now:
+    if row.expires_at <= now or session.expires_at <= now:
         raise TokenExpired()
     # The conditional UPDATE is the atomic "spend": of two racing requests, one wins.
     spent = db.session.execute(
@@ -93,18 +122,27 @@ def rotate_refresh_token(token: str, client: ClientInfo) -> TokenPair:
         .execution_options(synchronize_session=False)
     )
     if spent.rowcount != 1:
-        db.session.rollback()
-        _end_for_reuse(session, client)
+        return _replay_within_grace(token, session, client)
     session.last_seen_at = now
-    pair = _issue(session)
-    db.session.commit()
-    return pair
+    return _issue(session, _successor(token))
 
 
-def _end_for_reuse(session: AuthSession, client: ClientInfo) -> None:
+def _replay_within_grace(token: str, session: AuthSession, client: ClientInfo) -> TokenPair:
+    used_at = db.session.scalar(
+        select(RefreshToken.used_at).where(RefreshToken.token_hash == keyed_hash("refresh", token))
+    )
+    successor = _successor(token)
+    successor_unused = db.session.scalar(
+        select(RefreshToken.used_at.is_(None)).where(
+            RefreshToken.token_hash == keyed_hash("refresh", successor)
+        )
+    )
+    grace = timedelta(seconds=current_app.config["REFRESH_REUSE_GRACE_SECONDS"])
+    if used_at is not None and utcnow() - used_at <= grace and successor_unused:
+        access, ttl = _access_token(session)
+        return TokenPair(access_token=access, refresh_token=successor, expires_in=ttl)
     sessions.revoke(session.id, reason="token_reused")
     activity.record("token_reused", session.account_id, client)
-    db.session.commit()
     raise TokenReused()
 
 

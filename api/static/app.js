@@ -71,10 +71,29 @@ async function accountApi(method, path, body) {
   }
 }
 
+// The browser's device token outlives sign-outs (unlike the access and refresh tokens,
+// kept in memory only): with it, strangers' wrong passwords never lock this browser out.
+const DEVICE_TOKEN_KEY = "moncompte.device_token";
+
+function deviceToken() {
+  try {
+    return window.localStorage.getItem(DEVICE_TOKEN_KEY);
+  } catch (error) {
+    return null; // storage disabled: the NIR-wide lock applies, nothing else changes
+  }
+}
+
 function keepTokens(pair) {
   state.access = pair.access_token;
   state.refresh = pair.refresh_token;
   state.mfaToken = null;
+  if (pair.device_token) {
+    try {
+      window.localStorage.setItem(DEVICE_TOKEN_KEY, pair.device_token);
+    } catch (error) {
+      // storage disabled: nothing to keep
+    }
+  }
 }
 
 function showError(error) {
@@ -128,7 +147,10 @@ async function onLogin(event) {
   const nir = $("nir").value.trim().toUpperCase();
   const password = $("password").value;
   try {
-    const started = await api("POST", "/auth/login", { body: { nir, password } });
+    const credentials = { nir, password };
+    const known = deviceToken();
+    if (known) credentials.device_token = known;
+    const started = await api("POST", "/auth/login", { body: credentials });
     state.mfaToken = started.mfa_token;
     state.methods = started.methods;
     $("password").value = "";
@@ -344,6 +366,14 @@ async function onAccountAction(event) {
     } else if (action === "remove") {
       if (!window.confirm(`Retirer « ${name} » ? Il ne pourra plus vous connecter.`)) return;
       await accountApi("DELETE", `/account/authenticators/${id}`);
+      if (!(await stillSignedIn())) {
+        // This very connection was opened with that device: it ended with it.
+        restart();
+        say(
+          `L'appareil « ${name} » a été retiré. Cette connexion avait été ouverte avec lui : elle est fermée. Reconnectez-vous.`,
+        );
+        return;
+      }
       say(`L'appareil « ${name} » a été retiré.`);
     } else if (action === "end-session") {
       await accountApi("DELETE", `/account/sessions/${id}`);
@@ -352,6 +382,16 @@ async function onAccountAction(event) {
     await refreshAccount();
   } catch (error) {
     showError(error);
+  }
+}
+
+async function stillSignedIn() {
+  try {
+    await api("GET", "/account", { token: state.access });
+    return true;
+  } catch (error) {
+    if (error.code === "token_invalid") return false;
+    throw error;
   }
 }
 

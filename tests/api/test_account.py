@@ -7,6 +7,7 @@ import pytest
 from tests.conftest import bearer
 
 PASSWORD = "/api/v1/account/password"
+ACTIVITY = "/api/v1/account/activity"
 
 
 def test_menu_lists_the_account_entries(client, signed_in):
@@ -81,7 +82,40 @@ def test_password_change_needs_the_current_password(client, signed_in):
         json={"current_password": "pas le bon", "new_password": "Un tout nouveau secret 42"},
         headers=bearer(signed_in["access_token"]),
     )
-    assert response.status_code == 401 and response.json["code"] == "invalid_credentials"
+    # A 400, never a 401: an app reads a 401 as "signed out".
+    assert response.status_code == 400
+    assert response.json["code"] == "invalid_current_password"
+    assert response.json["attempts_remaining"] == 4
+
+
+def test_guesses_of_the_current_password_are_counted_locked_and_told(
+    client, signed_in, account, smtp, clock
+):
+    headers = bearer(signed_in["access_token"])
+    wrong = {"current_password": "pas le bon", "new_password": "Un tout nouveau secret 42"}
+    statuses = [client.put(PASSWORD, json=wrong, headers=headers).status_code for _ in range(5)]
+    assert statuses == [400] * 5
+    locked = client.put(
+        PASSWORD,
+        json={"current_password": account.password, "new_password": "Un tout nouveau secret 42"},
+        headers=headers,
+    )
+    assert locked.status_code == 429 and locked.json["code"] == "too_many_attempts"
+    first_wait = int(locked.headers["Retry-After"])
+    assert 1 <= first_wait <= 60
+    assert "Changement de mot de passe bloqué temporairement" in [
+        m["Subject"] for m in smtp.to(account.email)
+    ]
+    types = [i["type"] for i in client.get(ACTIVITY, headers=headers).json["items"]]
+    assert types.count("password_change_failed") == 5 and "password_change_locked" in types
+
+    # The lock grows when it repeats; the session itself stays signed in.
+    clock.advance(seconds=first_wait + 1)
+    for _ in range(5):
+        client.put(PASSWORD, json=wrong, headers=headers)
+    again = client.put(PASSWORD, json=wrong, headers=headers)
+    assert again.status_code == 429 and int(again.headers["Retry-After"]) > first_wait
+    assert client.get("/api/v1/account", headers=headers).status_code == 200
 
 
 def test_sessions_are_listed_and_can_be_ended(auth, account, client):

@@ -87,3 +87,23 @@ def test_openapi_covers_biometrics(client):
             ]
         )
     )
+
+
+def test_removing_a_lost_phone_signs_it_out_and_tells_the_holder(
+    auth, account, client, phone, enrolled, signed_in, smtp
+):
+    mfa, options = bio_options(auth, account)
+    on_the_phone = bio_verify(client, mfa, phone.get(options, origin=ANDROID_ORIGIN)).json
+    at_home = bearer(signed_in["access_token"])
+
+    assert client.delete(f"{AUTHENTICATORS}/{enrolled['id']}", headers=at_home).status_code == 204
+    # The lost phone's session is over: its refresh token and access token are dead.
+    refreshed = client.post("/api/v1/auth/refresh", headers=bearer(on_the_phone["refresh_token"]))
+    assert refreshed.status_code == 401
+    account_view = client.get("/api/v1/account", headers=bearer(on_the_phone["access_token"]))
+    assert account_view.status_code == 401
+    # The session that removed it (opened with the emailed code) goes on.
+    assert client.get("/api/v1/account", headers=at_home).status_code == 200
+    assert "Un appareil a été retiré de votre compte" in [
+        m["Subject"] for m in smtp.to(account.email)
+    ]

@@ -8,10 +8,10 @@ from api.extensions import db
 from api.models import (
     AuthSession,
     EmailCode,
-    LoginThrottle,
     LoginTransaction,
     RefreshToken,
     SecurityEvent,
+    Throttle,
 )
 from tests.conftest import bearer
 
@@ -42,7 +42,7 @@ def test_purge_removes_only_what_expired(app, auth, account, runner, clock, clie
 
     clock.advance(days=2)
     runner.invoke(args=["maintenance", "purge"])
-    assert count(app, LoginThrottle) == 0
+    assert count(app, Throttle) == 0
 
 
 def test_activity_is_kept_for_the_configured_period(app, auth, account, runner, clock):

@@ -32,13 +32,14 @@ def test_access_token_claims_follow_the_contract(signed_in, account):
     assert account.email not in json.dumps(claims)
 
 
-def test_refresh_rotates_and_reuse_revokes_the_session(client, signed_in):
+def test_refresh_rotates_and_reuse_revokes_the_session(client, signed_in, clock):
     first = client.post(REFRESH, headers=bearer(signed_in["refresh_token"]))
     assert first.status_code == 200
     rotated = first.json
     assert rotated["refresh_token"] != signed_in["refresh_token"]
     assert client.get(ACCOUNT, headers=bearer(rotated["access_token"])).status_code == 200
 
+    clock.advance(seconds=11)  # past the grace window for a retried refresh
     reused = client.post(REFRESH, headers=bearer(signed_in["refresh_token"]))
     assert reused.status_code == 401 and reused.json["code"] == "token_reused"
     # The whole session is over: the newest pair dies too.
@@ -67,15 +68,53 @@ def test_refresh_lifetime_slides(client, signed_in, clock):
     assert client.post(REFRESH, headers=bearer(pair["refresh_token"])).status_code == 200
 
 
-def test_concurrent_refreshes_give_one_success(app, signed_in):
+def test_concurrent_refreshes_give_one_successor(app, client, signed_in):
     def attempt(_):
-        return (
-            app.test_client().post(REFRESH, headers=bearer(signed_in["refresh_token"])).status_code
-        )
+        return app.test_client().post(REFRESH, headers=bearer(signed_in["refresh_token"]))
 
     with ThreadPoolExecutor(max_workers=6) as pool:
-        statuses = list(pool.map(attempt, range(6)))
-    assert statuses.count(200) == 1, statuses
+        responses = list(pool.map(attempt, range(6)))
+    # An app that sends its refresh twice is not signed out, and the chain does not fork:
+    # every answer carries the same successor, which works once.
+    assert [r.status_code for r in responses] == [200] * 6
+    successors = {r.json["refresh_token"] for r in responses}
+    assert len(successors) == 1
+    (successor,) = successors
+    assert client.post(REFRESH, headers=bearer(successor)).status_code == 200
+
+
+def test_a_retried_refresh_within_the_grace_window_gets_the_same_successor(client, signed_in):
+    first = client.post(REFRESH, headers=bearer(signed_in["refresh_token"]))
+    retried = client.post(REFRESH, headers=bearer(signed_in["refresh_token"]))
+    assert first.status_code == retried.status_code == 200
+    assert retried.json["refresh_token"] == first.json["refresh_token"]
+    # Both access tokens work: the session is whole.
+    for pair in (first.json, retried.json):
+        assert client.get(ACCOUNT, headers=bearer(pair["access_token"])).status_code == 200
+
+
+def test_a_retried_refresh_after_its_successor_was_used_is_theft(client, signed_in):
+    successor = client.post(REFRESH, headers=bearer(signed_in["refresh_token"])).json
+    newer = client.post(REFRESH, headers=bearer(successor["refresh_token"])).json
+    replayed = client.post(REFRESH, headers=bearer(signed_in["refresh_token"]))
+    assert replayed.status_code == 401 and replayed.json["code"] == "token_reused"
+    assert client.get(ACCOUNT, headers=bearer(newer["access_token"])).status_code == 401
+
+
+def test_a_session_ends_after_its_absolute_lifetime_however_often_refreshed(
+    client, signed_in, clock
+):
+    pair = signed_in
+    for _ in range(4):  # every 20 days: the sliding 30-day window never lapses
+        clock.advance(days=20)
+        response = client.post(REFRESH, headers=bearer(pair["refresh_token"]))
+        assert response.status_code == 200
+        pair = response.json
+    clock.advance(days=11)  # 91 days after the sign-in
+    response = client.post(REFRESH, headers=bearer(pair["refresh_token"]))
+    assert response.status_code == 401
+    assert response.json["code"] == "token_expired"
+    assert client.get(ACCOUNT, headers=bearer(pair["access_token"])).status_code == 401
 
 
 def test_logout_ends_the_session_at_once(client, signed_in):

@@ -145,6 +145,7 @@ def test_device_file_round_trips(enrolled_app, new_app, account, tmp_path):
     # Tomorrow, on the same phone: the loaded device signs in.
     phone = new_app(device=Device.load(path))
     assert phone.device.to_dict() == enrolled_app.device.to_dict()
+    assert phone.device.device_token.startswith("dt_")  # kept for the next login
     phone.sign_in_with_biometrics(account.nir, account.password)
     assert phone.account()["authenticators"][0]["name"] == "Pixel 8"
 

@@ -1,0 +1,59 @@
+"""Known devices: an app install or a browser that has completed a sign-in before.
+
+OWASP's device-cookie pattern against lockout abuse: a stranger who types a NIR with
+wrong passwords locks that NIR for strangers only. A login that presents a valid
+``device_token`` of the NIR's account is judged by that device's own failure count.
+
+The token is ``dt_<device id>.<MAC of the id>``: nothing secret is stored, the same
+token can be handed back after every sign-in of that device, and a database copy alone
+cannot forge one. The row makes a device revocable and ties it to one account.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+
+from sqlalchemy import select
+
+from ..clock import utcnow
+from ..extensions import db
+from ..models import KnownDevice
+from .keys import keyed_hash, same
+
+PREFIX = "dt"
+_TOKEN = re.compile(r"^dt_([0-9a-f]{32})\.([A-Za-z0-9_-]{43})$")
+
+
+def _mac(device_id: str) -> str:
+    digest = keyed_hash("device-token", device_id)
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def token_for(device: KnownDevice) -> str:
+    """Return the device token of ``device``: the same one at every sign-in."""
+    return f"{PREFIX}_{device.id}.{_mac(device.id)}"
+
+
+def find_valid(token: str | None, account_id: str) -> KnownDevice | None:
+    """Return the live device behind ``token`` if it belongs to ``account_id``."""
+    match = _TOKEN.match(token or "")
+    if match is None or not same(match[2].encode(), _mac(match[1]).encode()):
+        return None
+    device = db.session.scalar(select(KnownDevice).where(KnownDevice.id == match[1]))
+    if device is None or device.account_id != account_id or device.revoked_at is not None:
+        return None
+    return device
+
+
+def remember(account_id: str, device_id: str | None) -> str:
+    """Mark the device that completed a sign-in as used (new if need be); return its token."""
+    now = utcnow()
+    device = db.session.get(KnownDevice, device_id) if device_id else None
+    if device is None or device.account_id != account_id or device.revoked_at is not None:
+        device = KnownDevice(account_id=account_id, created_at=now, last_used_at=now)
+        db.session.add(device)
+        db.session.flush()
+    else:
+        device.last_used_at = now
+    return token_for(device)
