@@ -49,7 +49,7 @@ def bearer_token() -> str:
 def _authenticate(kind: str) -> Any:
     token = bearer_token()
     if kind == "mfa":
-        return login.load_transaction(token)
+        return login.LoginFlow.load(token)
     if kind == "access":
         return tokens.authenticate_access_token(token)
     return token
@@ -115,7 +115,7 @@ def endpoint(
 
         def _run(view: Callable, kwargs: dict[str, Any]) -> Any:
             if auth == "mfa":
-                kwargs["transaction"] = _authenticate(auth)
+                kwargs["flow"] = _authenticate(auth)
             elif auth == "access":
                 kwargs["principal"] = _authenticate(auth)
             elif auth == "refresh":

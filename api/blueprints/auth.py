@@ -38,8 +38,8 @@ def sign_in(data):
     auth="mfa",
     errors=[e.TokenInvalid, e.TokenExpired, e.RateLimited],
 )
-def send_code(transaction):
-    return email_code.send_code(transaction, client_info())
+def send_code(flow):
+    return email_code.send_code(flow, client_info())
 
 
 @bp.post("/otp/verify")
@@ -57,8 +57,8 @@ def send_code(transaction):
         e.TokenExpired,
     ],
 )
-def verify_code(transaction, data):
-    return email_code.verify_code(transaction, data["code"], client_info())
+def verify_code(flow, data):
+    return email_code.verify_code(flow, data["code"], client_info())
 
 
 @bp.post("/refresh")
@@ -90,8 +90,8 @@ def sign_out(principal):
     auth="mfa",
     errors=[e.NoAuthenticator, e.TokenInvalid, e.TokenExpired],
 )
-def webauthn_options(transaction):
-    return biometric_sign_in.begin(transaction)
+def webauthn_options(flow):
+    return biometric_sign_in.begin(flow)
 
 
 @bp.post("/webauthn/verify")
@@ -102,5 +102,5 @@ def webauthn_options(transaction):
     auth="mfa",
     errors=[e.ValidationError, e.WebAuthnFailed, e.TokenInvalid, e.TokenExpired],
 )
-def webauthn_verify(transaction, data):
-    return biometric_sign_in.finish(transaction, data, client_info())
+def webauthn_verify(flow, data):
+    return biometric_sign_in.finish(flow, data, client_info())

@@ -17,7 +17,7 @@ from webauthn.helpers.structs import CredentialDeviceType
 from ..clock import utcnow
 from ..errors import NoAuthenticator, ValidationError, WebAuthnFailed
 from ..extensions import db
-from ..models import Account, Authenticator, LoginTransaction
+from ..models import Authenticator
 from ..webauthn import ceremonies, challenges, credentials
 from . import activity, login, mail_templates, mailer, sessions, tokens
 from .client import ClientInfo
@@ -26,24 +26,22 @@ PURPOSE = "authentication"
 AMR = ["pwd", "hwk", "user"]
 
 
-def begin(transaction: LoginTransaction) -> dict[str, Any]:
+def begin(flow: login.LoginFlow) -> dict[str, Any]:
     """Return PublicKeyCredentialRequestOptionsJSON listing this account's devices."""
-    usable = credentials.usable_of_account(transaction.account_id)
+    usable = credentials.usable_of_account(flow.account.id)
     if not usable:
         raise NoAuthenticator()
     options, challenge = ceremonies.begin_authentication(allow=credentials.descriptors(usable))
     challenges.store(
         challenge,
         purpose=PURPOSE,
-        account_id=transaction.account_id,
-        transaction_id=transaction.id,
+        account_id=flow.account.id,
+        transaction_id=flow.id,
     )
     return options
 
 
-def finish(
-    transaction: LoginTransaction, payload: dict[str, Any], client: ClientInfo
-) -> tokens.TokenPair:
+def finish(flow: login.LoginFlow, payload: dict[str, Any], client: ClientInfo) -> tokens.TokenPair:
     """Verify the assertion and complete the sign-in."""
     try:
         parsed = ceremonies.parse_assertion(payload)
@@ -51,9 +49,9 @@ def finish(
         raise ValidationError(
             errors={"credential": ["La réponse de l'appareil est illisible."]}
         ) from None
-    account = db.session.get(Account, transaction.account_id)
+    account = flow.account
     challenge = challenges.find_open(
-        parsed.challenge, purpose=PURPOSE, account_id=account.id, transaction_id=transaction.id
+        parsed.challenge, purpose=PURPOSE, account_id=account.id, transaction_id=flow.id
     )
     authenticator = credentials.by_credential_id(parsed.credential.raw_id)
     if (
@@ -63,19 +61,19 @@ def finish(
         or authenticator.flagged_at is not None
         or (parsed.user_handle is not None and parsed.user_handle != account.webauthn_user_handle)
     ):
-        _refuse(account, client, "context")
+        _refuse(flow, client, "context")
     try:
         verified = ceremonies.finish_authentication(
             parsed, challenge=parsed.challenge, public_key=authenticator.public_key
         )
     except ceremonies.CeremonyFailed as exc:
-        _refuse(account, client, str(exc))
+        _refuse(flow, client, str(exc))
     backup_eligible = verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE
     if backup_eligible != authenticator.backup_eligible:
-        _refuse(account, client, "backup eligibility changed")
+        _refuse(flow, client, "backup eligibility changed")
 
     if not challenges.consume(challenge):
-        _refuse(account, client, "challenge already used")
+        _refuse(flow, client, "challenge already used")
     # Re-read the row under a lock (populate_existing: not the copy read before the checks).
     locked = db.session.execute(
         select(Authenticator)
@@ -84,34 +82,37 @@ def finish(
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if locked is None:  # removed while the ceremony ran
-        _refuse(account, client, "credential removed")
+        _refuse(flow, client, "credential removed")
     if locked.flagged_at is not None:  # blocked as cloned while the ceremony ran
-        _refuse(account, client, "credential blocked")
+        _refuse(flow, client, "credential blocked")
     if ceremonies.counter_regressed(locked.sign_count, verified.new_sign_count):
-        _flag_as_cloned(account, locked, client)
+        _flag_as_cloned(flow, locked, client)
 
     now = utcnow()
     locked.sign_count = verified.new_sign_count
     locked.backup_state = verified.credential_backed_up
     locked.last_used_at = now
-    pair = login.finish_login(transaction, account, AMR, client, authenticator_id=locked.id)
+    pair = flow.complete(AMR, client, authenticator_id=locked.id)
     activity.record("sign_in", account.id, client, method="webauthn")
     return pair
 
 
-def _refuse(account: Account, client: ClientInfo, reason: str) -> None:
+def _refuse(flow: login.LoginFlow, client: ClientInfo, reason: str) -> None:
     current_app.logger.info("assertion refused", extra={"reason": reason[:120]})
-    activity.record("webauthn_failed", account.id, client)
-    login.record_second_factor_failure(account, client)
+    activity.record("webauthn_failed", flow.account.id, client)
+    flow.record_second_factor_failure(client)
     raise WebAuthnFailed()
 
 
-def _flag_as_cloned(account: Account, authenticator: Authenticator, client: ClientInfo) -> None:
+def _flag_as_cloned(
+    flow: login.LoginFlow, authenticator: Authenticator, client: ClientInfo
+) -> None:
     """The counter went back: two copies of this key exist. Block it and tell the holder."""
+    account = flow.account
     now = utcnow()
     authenticator.flagged_at = now
     sessions.revoke_opened_with(authenticator.id, reason="authenticator_blocked")
     activity.record("counter_regression", account.id, client, name=authenticator.name)
     mailer.queue(account.email, mail_templates.counter_regression(authenticator.name, now))
-    login.record_second_factor_failure(account, client)
+    flow.record_second_factor_failure(client)
     raise WebAuthnFailed()

@@ -40,20 +40,23 @@ def _code_hmac(transaction_id: str, code: str) -> bytes:
     return keyed_hash("otp", f"{transaction_id}:{code}")
 
 
-def send_code(transaction: LoginTransaction, client: ClientInfo) -> CodeSent:
-    """Email a fresh code for ``transaction``, voiding any earlier one."""
+def send_code(flow: login.LoginFlow, client: ClientInfo) -> CodeSent:
+    """Email a fresh code for this sign-in, voiding any earlier one."""
     config = current_app.config
     now = utcnow()
     # Row lock: two nodes handling two clicks at once still honour one cooldown.
     account = db.session.execute(
-        select(Account).where(Account.id == transaction.account_id).with_for_update()
+        select(Account)
+        .where(Account.id == flow.account.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).scalar_one()
     _check_send_allowed(account, now)
 
     db.session.execute(
         update(EmailCode)
         .where(
-            EmailCode.transaction_id == transaction.id,
+            EmailCode.transaction_id == flow.id,
             EmailCode.used_at.is_(None),
             EmailCode.voided_at.is_(None),
         )
@@ -64,9 +67,9 @@ def send_code(transaction: LoginTransaction, client: ClientInfo) -> CodeSent:
     ttl = config["OTP_TTL_SECONDS"]
     db.session.add(
         EmailCode(
-            transaction_id=transaction.id,
+            transaction_id=flow.id,
             account_id=account.id,
-            code_hmac=_code_hmac(transaction.id, code),
+            code_hmac=_code_hmac(flow.id, code),
             created_at=now,
             expires_at=now + timedelta(seconds=ttl),
             attempts=0,
@@ -107,7 +110,7 @@ def _refuse_send(wait: int) -> None:
     raise RateLimited(detail, headers={"Retry-After": str(wait)}, retry_after=wait)
 
 
-def verify_code(transaction: LoginTransaction, code: str, client: ClientInfo) -> tokens.TokenPair:
+def verify_code(flow: login.LoginFlow, code: str, client: ClientInfo) -> tokens.TokenPair:
     """Check ``code``; on success complete the sign-in and return the first token pair.
 
     The try is counted before the code is compared, with a conditional UPDATE that also
@@ -119,7 +122,7 @@ def verify_code(transaction: LoginTransaction, code: str, client: ClientInfo) ->
     now = utcnow()
     current = db.session.execute(
         select(EmailCode.id, EmailCode.used_at, EmailCode.expires_at)
-        .where(EmailCode.transaction_id == transaction.id, EmailCode.voided_at.is_(None))
+        .where(EmailCode.transaction_id == flow.id, EmailCode.voided_at.is_(None))
         .order_by(EmailCode.created_at.desc())
         .limit(1)
     ).first()
@@ -144,40 +147,33 @@ def verify_code(transaction: LoginTransaction, code: str, client: ClientInfo) ->
         used = db.session.scalar(select(EmailCode.used_at).where(EmailCode.id == current.id))
         raise TokenInvalid() if used is not None else OtpLocked()
     attempts, code_hmac = reserved
-    account = db.session.get(Account, transaction.account_id)
-    if not same(_code_hmac(transaction.id, code), code_hmac):
-        _record_wrong_code(transaction, account, attempts, client)
+    if not same(_code_hmac(flow.id, code), code_hmac):
+        _record_wrong_code(flow, attempts, client)
     db.session.execute(
         update(EmailCode)
         .where(EmailCode.id == current.id)
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    pair = login.finish_login(transaction, account, ["pwd", "otp"], client)
-    activity.record("sign_in", account.id, client, method="otp")
+    pair = flow.complete(["pwd", "otp"], client)
+    activity.record("sign_in", flow.account.id, client, method="otp")
     return pair
 
 
-def _record_wrong_code(
-    transaction: LoginTransaction, account: Account, attempts: int, client: ClientInfo
-) -> None:
+def _record_wrong_code(flow: login.LoginFlow, attempts: int, client: ClientInfo) -> None:
+    account = flow.account
     config = current_app.config
     max_attempts = config["OTP_MAX_ATTEMPTS"]
     failures = db.session.execute(
         update(LoginTransaction)
-        .where(LoginTransaction.id == transaction.id)
+        .where(LoginTransaction.id == flow.id)
         .values(otp_failures=LoginTransaction.otp_failures + 1)
         .returning(LoginTransaction.otp_failures)
     ).scalar_one()
     activity.record("code_failed", account.id, client)
-    login.record_second_factor_failure(account, client)
+    flow.record_second_factor_failure(client)
     if failures >= config["OTP_MAX_FAILURES_PER_LOGIN"]:
-        # Too many wrong codes over several resends: this sign-in is over.
-        db.session.execute(
-            update(LoginTransaction)
-            .where(LoginTransaction.id == transaction.id)
-            .values(expires_at=utcnow())
-        )
+        flow.end()  # too many wrong codes over several resends: this sign-in is over
     if attempts >= max_attempts:
         activity.record("code_locked", account.id, client)
         mailer.queue(account.email, mail_templates.second_factor_failed(utcnow()))

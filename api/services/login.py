@@ -1,7 +1,11 @@
-"""The password step and the login transaction it opens.
+"""The login flow, the spine of every sign-in: open, load, record a failure, complete.
 
-The password step alone yields only an opaque ``mfa_token`` bound to a server-side
-login transaction: it can ask for a code or a WebAuthn challenge, nothing else.
+The password step (:func:`begin_login`) opens a server-side login transaction and hands
+out only an opaque ``mfa_token``. Everything after it receives a :class:`LoginFlow`: the
+second factors (the emailed code, biometrics) check their proof, then either record a
+failure on the flow or complete it. Completing is atomic (only one second factor can
+finish a sign-in), resets the account's second-factor count, opens the session and
+remembers the device.
 """
 
 from __future__ import annotations
@@ -129,54 +133,70 @@ def _fail(
             mailer.queue(account.email, mail_templates.login_locked(minutes))
 
 
-def record_second_factor_failure(account: Account, client: ClientInfo) -> None:
-    """Count a wrong code or assertion against the account; lock sign-in at the cap."""
-    outcome = throttle.count_failure(
-        throttle.key_for("second-factor", account.id), throttle.second_factor_policy()
-    )
-    if outcome.locked:
-        hours = max(1, outcome.lock_seconds // 3600)
-        activity.record("second_factor_locked", account.id, client, hours=hours)
-        mailer.queue(account.email, mail_templates.second_factor_locked(hours))
+@dataclass(frozen=True)
+class LoginFlow:
+    """A sign-in between its password step and its second factor."""
 
+    transaction: LoginTransaction
+    account: Account
 
-def finish_login(
-    transaction: LoginTransaction, account: Account, amr: list[str], client: ClientInfo, **session
-) -> tokens.TokenPair:
-    """Complete the sign-in: close the transaction, open a session, remember the device."""
-    complete_transaction(transaction)
-    throttle.reset(throttle.key_for("second-factor", account.id))
-    pair = tokens.issue_for_new_session(account, amr, client, **session)
-    return replace(pair, device_token=devices.remember(account.id, transaction.device_id))
+    @classmethod
+    def load(cls, mfa_token: str) -> LoginFlow:
+        """Return the open flow behind an ``mfa_token``; a 401 problem for anything else."""
+        if not mfa_token.startswith(MFA_PREFIX + "_"):
+            raise TokenInvalid()
+        # One round trip: the transaction and its account.
+        row = db.session.execute(
+            select(LoginTransaction, Account)
+            .join(Account, Account.id == LoginTransaction.account_id)
+            .where(LoginTransaction.token_hash == keyed_hash("mfa", mfa_token))
+        ).first()
+        if row is None:
+            raise TokenInvalid()
+        transaction, account = row
+        if transaction.completed_at is not None or account.disabled_at is not None:
+            raise TokenInvalid()
+        if transaction.expires_at <= utcnow():
+            raise TokenExpired()
+        return cls(transaction, account)
 
+    @property
+    def id(self) -> str:
+        return self.transaction.id
 
-def load_transaction(token: str) -> LoginTransaction:
-    """Return the open login transaction behind an ``mfa_token``."""
-    if not token.startswith(MFA_PREFIX + "_"):
-        raise TokenInvalid()
-    # One round trip: the transaction and its account (kept in the session for later use).
-    row = db.session.execute(
-        select(LoginTransaction, Account)
-        .join(Account, Account.id == LoginTransaction.account_id)
-        .where(LoginTransaction.token_hash == keyed_hash("mfa", token))
-    ).first()
-    if row is None:
-        raise TokenInvalid()
-    transaction, account = row
-    if transaction.completed_at is not None or account.disabled_at is not None:
-        raise TokenInvalid()
-    if transaction.expires_at <= utcnow():
-        raise TokenExpired()
-    return transaction
+    def record_second_factor_failure(self, client: ClientInfo) -> None:
+        """Count a wrong code or assertion against the account; lock sign-in at the cap."""
+        account = self.account
+        outcome = throttle.count_failure(
+            throttle.key_for("second-factor", account.id), throttle.second_factor_policy()
+        )
+        if outcome.locked:
+            hours = max(1, outcome.lock_seconds // 3600)
+            activity.record("second_factor_locked", account.id, client, hours=hours)
+            mailer.queue(account.email, mail_templates.second_factor_locked(hours))
 
+    def end(self) -> None:
+        """Let this sign-in expire now (too many wrong codes): it must start over."""
+        db.session.execute(
+            update(LoginTransaction)
+            .where(LoginTransaction.id == self.id)
+            .values(expires_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
 
-def complete_transaction(transaction: LoginTransaction) -> None:
-    """Mark the transaction done, atomically: only one second factor may finish it."""
-    done = db.session.execute(
-        update(LoginTransaction)
-        .where(LoginTransaction.id == transaction.id, LoginTransaction.completed_at.is_(None))
-        .values(completed_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if done.rowcount != 1:
-        raise TokenInvalid()
+    def complete(
+        self, amr: list[str], client: ClientInfo, *, authenticator_id: str | None = None
+    ) -> tokens.TokenPair:
+        """Finish the sign-in: close the flow, open a session, remember the device."""
+        done = db.session.execute(
+            update(LoginTransaction)
+            .where(LoginTransaction.id == self.id, LoginTransaction.completed_at.is_(None))
+            .values(completed_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if done.rowcount != 1:  # another second factor finished it first
+            raise TokenInvalid()
+        account = self.account
+        throttle.reset(throttle.key_for("second-factor", account.id))
+        pair = tokens.issue_for_new_session(account, amr, client, authenticator_id=authenticator_id)
+        return replace(pair, device_token=devices.remember(account.id, self.transaction.device_id))
