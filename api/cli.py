@@ -14,9 +14,12 @@ from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
+from .config import exposure_warning
 from .errors import ApiError
 from .nir import mask_email
 from .services import accounts, housekeeping, mailer
+
+log = logging.getLogger(__name__)
 
 DEMO_NIR = "1850575123456"
 DEMO_EMAIL = "demo@moncompte.example"
@@ -118,6 +121,10 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         f"http://localhost:{port}/api/v1/dev/outbox?to={DEMO_EMAIL})\n"
     )
     if not no_serve:
+        warning = exposure_warning(app.config["APP_ENV"], app.config["MAIL_BACKEND"], [host])
+        if warning:
+            log.warning("development server reachable beyond loopback", extra={"host": host})
+            click.secho(f"\n{warning}\n", err=True, fg="red", bold=True)
         # The development server, threaded: enough to try the service by hand.
         run_simple(host, port, app, threaded=True)
 

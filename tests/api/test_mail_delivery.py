@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from api.extensions import db
@@ -50,8 +51,8 @@ def test_a_message_is_parked_after_too_many_failures(app, auth, account, smtp, r
         assert mail.status == "failed" and mail.attempts == 3
 
 
+@pytest.mark.parametrize("app_settings", [{"MAIL_BACKEND": "outbox"}])
 def test_outbox_backend_keeps_mail_in_the_database(app, auth, account, smtp, client):
-    app.config["MAIL_BACKEND"] = "outbox"
     auth.send_code(auth.start(account))
     assert smtp.messages == []
     items = client.get(f"/api/v1/dev/outbox?to={account.email}").json["items"]
