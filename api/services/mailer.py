@@ -7,6 +7,11 @@ retry with exponential backoff. A message is claimed before it is sent: on Postg
 with ``FOR UPDATE SKIP LOCKED`` (workers never wait for each other), everywhere with a
 conditional UPDATE, so each message is handed to the SMTP server once. A claim is a
 lease: if the worker dies, the message becomes due again when the lease ends.
+
+A body may hold a sign-in code, so it is kept only as long as it must be: marking a
+message sent empties its text and HTML; parked messages keep theirs (for ``mail retry``)
+until the purge (``MAIL_KEEP_DAYS``). Outbox mode (development) keeps bodies for the dev
+outbox, and the purge applies there too.
 """
 
 from __future__ import annotations
@@ -127,11 +132,16 @@ def _send_claimed(mail_id: str) -> bool:
     except (OSError, smtplib.SMTPException) as exc:
         _schedule_retry(mail, exc)
         return False
-    mail.status = "sent"
-    mail.sent_at = utcnow()
-    mail.last_error = None
+    mail_id, to = mail.id, mail.to
+    db.session.execute(
+        update(OutboxMail)
+        .where(OutboxMail.id == mail_id)
+        # The message is delivered: its body (a code, perhaps) has no reason to stay.
+        .values(status="sent", sent_at=utcnow(), last_error=None, text="", html="")
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
-    log.info("mail sent", extra={"mail_id": mail.id, "to": mask_email(mail.to)})
+    log.info("mail sent", extra={"mail_id": mail_id, "to": mask_email(to)})
     return True
 
 

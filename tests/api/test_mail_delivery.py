@@ -99,3 +99,39 @@ def test_backlog_is_reported_while_smtp_is_down(app, auth, account, smtp, client
     smtp.stop()
     auth.send_code(auth.start(account))
     assert client.get("/readyz").json["mail_backlog"] == {"pending": 1, "parked": 0}
+
+
+def mail_rows(app) -> list[OutboxMail]:
+    with app.app_context():
+        rows = db.session.scalars(select(OutboxMail).order_by(OutboxMail.created_at)).all()
+        db.session.expunge_all()
+        return rows
+
+
+def test_a_delivered_message_keeps_no_body(app, auth, account, smtp, runner, clock):
+    # Delivered right after the response...
+    first = auth.start(account)
+    assert auth.send_code(first).status_code == 202
+    first_code = smtp.last_code(account.email)
+    # ...and delivered by the worker after an outage.
+    clock.advance(seconds=61)
+    smtp.stop()
+    second = auth.start(account)
+    assert auth.send_code(second).status_code == 202
+    revived = SmtpSink(port=smtp.port)
+    revived.start()
+    try:
+        clock.advance(seconds=31)
+        assert "1 message(s) sent." in runner.invoke(args=["mail", "deliver"]).output
+        second_code = revived.last_code(account.email)
+    finally:
+        revived.stop()
+
+    rows = mail_rows(app)
+    assert [row.status for row in rows] == ["sent", "sent"]
+    for row, code in zip(rows, (first_code, second_code), strict=True):
+        # What was mailed is gone from the database; what operators need stays.
+        assert row.text == "" and row.html == ""
+        assert row.to == account.email and row.subject == "Votre code de connexion à Mon Compte"
+        assert row.sent_at is not None and code not in row.text + row.html
+    assert auth.verify(second, second_code).status_code == 200
