@@ -21,7 +21,6 @@ import smtplib
 import ssl
 from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 from flask import current_app, g
 from sqlalchemy import func, select, update
@@ -35,6 +34,7 @@ from .mail_templates import MailMessage
 log = logging.getLogger(__name__)
 
 CLAIM_LEASE = timedelta(minutes=2)
+MESSAGE_ID_DOMAIN = "moncompte.caf"
 BACKOFF_MAX_SECONDS = 3600
 _DUE_STATUSES = ("pending", "sending")
 
@@ -179,6 +179,15 @@ def _schedule_retry(mail: OutboxMail, exc: Exception) -> None:
     )
 
 
+def message_id(mail_id: str) -> str:
+    """The Message-ID of an outbox row: the same for every attempt, unique across rows.
+
+    The row id is random (uuid4), so no timestamp or random part is needed; adding one
+    (as ``make_msgid`` does) would give a resend a new identity and defeat deduplication.
+    """
+    return f"<{mail_id}@{MESSAGE_ID_DOMAIN}>"
+
+
 def _send_smtp(mail: OutboxMail) -> None:
     config = current_app.config
     message = EmailMessage()
@@ -186,7 +195,7 @@ def _send_smtp(mail: OutboxMail) -> None:
     message["To"] = mail.to
     message["Subject"] = mail.subject
     # Stable per outbox row: a retry after an ambiguous failure can be deduplicated.
-    message["Message-ID"] = make_msgid(idstring=mail.id, domain="moncompte.caf")
+    message["Message-ID"] = message_id(mail.id)
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
     try:

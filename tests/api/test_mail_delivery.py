@@ -135,3 +135,33 @@ def test_a_delivered_message_keeps_no_body(app, auth, account, smtp, runner, clo
         assert row.to == account.email and row.subject == "Votre code de connexion à Mon Compte"
         assert row.sent_at is not None and code not in row.text + row.html
     assert auth.verify(second, second_code).status_code == 200
+
+
+class AmbiguousSink(SmtpSink):
+    """Keeps each message, then answers as if it had not: a lost acknowledgement."""
+
+    async def handle_DATA(self, server, session, envelope):
+        await super().handle_DATA(server, session, envelope)
+        return "451 4.3.0 Temporary failure, try again later"
+
+
+def test_a_message_sent_again_has_the_same_message_id(app, auth, account, smtp, runner, clock):
+    smtp.stop()
+    ambiguous = AmbiguousSink(port=smtp.port)
+    ambiguous.start()
+    try:
+        auth.send_code(auth.start(account))  # received, but the client was told 451
+    finally:
+        ambiguous.stop()
+    revived = SmtpSink(port=smtp.port)
+    revived.start()
+    try:
+        clock.advance(seconds=31)
+        assert "1 message(s) sent." in runner.invoke(args=["mail", "deliver"]).output
+    finally:
+        revived.stop()
+    [row] = mail_rows(app)
+    [first] = ambiguous.to(account.email)
+    [second] = revived.to(account.email)
+    # The receiving side can tell it is the same message and drop the copy.
+    assert first["Message-ID"] == second["Message-ID"] == f"<{row.id}@moncompte.caf>"
