@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 
@@ -120,8 +121,37 @@ def _claim(mail_id: str, now) -> bool:
     return result.rowcount == 1
 
 
+@dataclass(frozen=True)
+class _Outgoing:
+    """What SMTP needs of a claimed row, read in a transaction that ends before sending."""
+
+    id: str
+    to: str
+    subject: str
+    text: str
+    html: str
+    attempts: int
+
+
+def _load(mail_id: str) -> _Outgoing | None:
+    row = db.session.execute(
+        select(
+            OutboxMail.id,
+            OutboxMail.to,
+            OutboxMail.subject,
+            OutboxMail.text,
+            OutboxMail.html,
+            OutboxMail.attempts,
+        ).where(OutboxMail.id == mail_id)
+    ).one_or_none()
+    # End the transaction before talking SMTP: no connection (nor, on SQLite, the write
+    # lock) is held while the mail server takes its time.
+    db.session.commit()
+    return None if row is None else _Outgoing(*row)
+
+
 def _send_claimed(mail_id: str) -> bool:
-    mail = db.session.get(OutboxMail, mail_id)
+    mail = _load(mail_id)
     if mail is None:
         return False
     try:
@@ -132,42 +162,53 @@ def _send_claimed(mail_id: str) -> bool:
     except (OSError, smtplib.SMTPException) as exc:
         _schedule_retry(mail, exc)
         return False
-    mail_id, to = mail.id, mail.to
-    db.session.execute(
-        update(OutboxMail)
-        .where(OutboxMail.id == mail_id)
+    _update(
+        mail.id,
         # The message is delivered: its body (a code, perhaps) has no reason to stay.
-        .values(status="sent", sent_at=utcnow(), last_error=None, text="", html="")
-        .execution_options(synchronize_session=False)
+        status="sent",
+        sent_at=utcnow(),
+        last_error=None,
+        text="",
+        html="",
     )
-    db.session.commit()
-    log.info("mail sent", extra={"mail_id": mail_id, "to": mask_email(to)})
+    log.info("mail sent", extra={"mail_id": mail.id, "to": mask_email(mail.to)})
     return True
 
 
-def _describe(exc: Exception, mail: OutboxMail) -> str:
+def _update(mail_id: str, **values: object) -> None:
+    """Record an outcome in a short transaction of its own."""
+    db.session.execute(
+        update(OutboxMail)
+        .where(OutboxMail.id == mail_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _describe(exc: Exception, mail: _Outgoing) -> str:
     # SMTP errors may quote the recipient: operators see it masked, like everywhere else.
     text = str(exc).replace(mail.to, mask_email(mail.to))
     return f"{type(exc).__name__}: {text[:150]}"
 
 
-def _park(mail: OutboxMail, exc: Exception) -> None:
-    mail.status = "failed"
-    mail.last_error = _describe(exc, mail)
-    db.session.commit()
+def _park(mail: _Outgoing, exc: Exception) -> None:
+    _update(mail.id, status="failed", last_error=_describe(exc, mail))
     log.error("mail parked", extra={"mail_id": mail.id, "error": type(exc).__name__})
 
 
-def _schedule_retry(mail: OutboxMail, exc: Exception) -> None:
+def _schedule_retry(mail: _Outgoing, exc: Exception) -> None:
     if mail.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
         _park(mail, exc)
         return
     base = current_app.config["MAIL_RETRY_BASE_SECONDS"]
     delay = min(base * 2 ** (mail.attempts - 1), BACKOFF_MAX_SECONDS)
-    mail.status = "pending"
-    mail.next_attempt_at = utcnow() + timedelta(seconds=delay)
-    mail.last_error = _describe(exc, mail)
-    db.session.commit()
+    _update(
+        mail.id,
+        status="pending",
+        next_attempt_at=utcnow() + timedelta(seconds=delay),
+        last_error=_describe(exc, mail),
+    )
     log.warning(
         "mail delivery failed",
         extra={
@@ -188,7 +229,7 @@ def message_id(mail_id: str) -> str:
     return f"<{mail_id}@{MESSAGE_ID_DOMAIN}>"
 
 
-def _send_smtp(mail: OutboxMail) -> None:
+def _send_smtp(mail: _Outgoing) -> None:
     config = current_app.config
     message = EmailMessage()
     message["From"] = config["MAIL_FROM"]

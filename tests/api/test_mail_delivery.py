@@ -165,3 +165,44 @@ def test_a_message_sent_again_has_the_same_message_id(app, auth, account, smtp, 
     [second] = revived.to(account.email)
     # The receiving side can tell it is the same message and drop the copy.
     assert first["Message-ID"] == second["Message-ID"] == f"<{row.id}@moncompte.caf>"
+
+
+class WatchingSink(SmtpSink):
+    """Notes, as each message arrives, how many database connections the app has out."""
+
+    def __init__(self, engine, port: int) -> None:
+        super().__init__(port=port)
+        self.engine = engine
+        self.connections_out: list[int] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.connections_out.append(self.engine.pool.checkedout())
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_no_database_transaction_stays_open_while_talking_smtp(
+    app, auth, account, smtp, runner, clock
+):
+    # An open transaction during SMTP would hold a pooled connection (and, on SQLite, the
+    # write lock) for as long as the mail server takes: up to SMTP_TIMEOUT_SECONDS.
+    with app.app_context():
+        engine = db.engine
+    smtp.stop()
+    right_after = WatchingSink(engine, port=smtp.port)
+    right_after.start()
+    try:
+        assert auth.send_code(auth.start(account)).status_code == 202  # sent after the response
+    finally:
+        right_after.stop()
+    clock.advance(seconds=61)
+    assert auth.send_code(auth.start(account)).status_code == 202  # nobody listens: pending
+    by_worker = WatchingSink(engine, port=smtp.port)
+    by_worker.start()
+    try:
+        clock.advance(seconds=31)
+        assert "1 message(s) sent." in runner.invoke(args=["mail", "deliver"]).output
+    finally:
+        by_worker.stop()
+    assert right_after.connections_out == [0]
+    assert by_worker.connections_out == [0]
+    assert [row.status for row in mail_rows(app)] == ["sent", "sent"]
