@@ -16,15 +16,17 @@ outbox, and the purge applies there too.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 import ssl
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from flask import current_app, g
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ..clock import utcnow
 from ..extensions import db
@@ -85,7 +87,12 @@ def _due(now):
 
 
 def deliver_due(limit: int = 50) -> int:
-    """Claim a batch of due messages and send them; return how many were sent."""
+    """Claim a batch of due messages and send them; return how many were sent.
+
+    Sends whose outcome could not be written yet are recorded first: while that fails
+    (the database is still away) nothing new is claimed, and the error propagates.
+    """
+    record_unrecorded()
     return sum(_send_claimed(mail_id) for mail_id in claim_batch(limit))
 
 
@@ -103,10 +110,22 @@ def claim_batch(limit: int) -> list[str]:
 
 
 def deliver(mail_id: str) -> bool:
-    """Claim and send one message (the attempt made right after a response)."""
-    claimed = _claim(mail_id, utcnow())
-    db.session.commit()
-    return claimed and _send_claimed(mail_id)
+    """Claim and send one message (the attempt made right after a response).
+
+    A database error is logged, not raised: the response is out, and the workers retry.
+    """
+    try:
+        record_unrecorded()
+        claimed = _claim(mail_id, utcnow())
+        db.session.commit()
+        return claimed and _send_claimed(mail_id)
+    except SQLAlchemyError as exc:
+        _rollback()
+        log.warning(
+            "mail delivery deferred: database error",
+            extra={"mail_id": mail_id, "error": describe_error(exc)},
+        )
+        return False
 
 
 def _claim(mail_id: str, now) -> bool:
@@ -162,17 +181,61 @@ def _send_claimed(mail_id: str) -> bool:
     except (OSError, smtplib.SMTPException) as exc:
         _schedule_retry(mail, exc)
         return False
-    _update(
-        mail.id,
-        # The message is delivered: its body (a code, perhaps) has no reason to stay.
-        status="sent",
-        sent_at=utcnow(),
-        last_error=None,
-        text="",
-        html="",
-    )
+    # Handed over: from now on this message must never be claimed and sent again. It is
+    # remembered until the database says "sent"; if writing that fails (the database went
+    # away), the next pass writes it before claiming anything, even after the lease ended.
+    _unrecorded()[mail.id] = utcnow()
     log.info("mail sent", extra={"mail_id": mail.id, "to": mask_email(mail.to)})
+    record_unrecorded()
     return True
+
+
+def _unrecorded() -> dict[str, datetime]:
+    """Sends of this process not yet recorded in the database: mail id -> sent at."""
+    return current_app.extensions.setdefault("mailer.unrecorded_sends", {})
+
+
+def unrecorded_count() -> int:
+    return len(_unrecorded())
+
+
+def record_unrecorded() -> int:
+    """Write "sent" for every send not recorded yet; raise if the database refuses."""
+    unrecorded = _unrecorded()
+    pending = list(unrecorded.items())
+    if not pending:
+        return 0
+    try:
+        for mail_id, sent_at in pending:
+            db.session.execute(
+                update(OutboxMail)
+                .where(OutboxMail.id == mail_id)
+                # Delivered: the body (a code, perhaps) has no reason to stay.
+                .values(status="sent", sent_at=sent_at, last_error=None, text="", html="")
+                .execution_options(synchronize_session=False)
+            )
+        db.session.commit()
+    except SQLAlchemyError:
+        _rollback()
+        raise
+    for mail_id, _ in pending:
+        unrecorded.pop(mail_id, None)
+    return len(pending)
+
+
+def _rollback() -> None:
+    # After a lost connection the rollback may fail too; the pool replaces the connection.
+    with contextlib.suppress(SQLAlchemyError):
+        db.session.rollback()
+
+
+def describe_error(exc: BaseException) -> str:
+    """Name an error for the logs without its text, which may quote SQL parameters."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        detail = type(exc.orig).__name__ + (f" {sqlstate}" if sqlstate else "")
+        return f"{type(exc).__name__} ({detail})"
+    return type(exc).__name__
 
 
 def _update(mail_id: str, **values: object) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
 
 from api.extensions import db
 from api.models import OutboxMail
+from api.services import mailer
 from tests.conftest import SmtpSink
 
 
@@ -206,3 +208,68 @@ def test_no_database_transaction_stays_open_while_talking_smtp(
     assert right_after.connections_out == [0]
     assert by_worker.connections_out == [0]
     assert [row.status for row in mail_rows(app)] == ["sent", "sent"]
+
+
+class DatabaseOutage:
+    """While on, every statement on the app's engine fails as on a database that went away.
+
+    The failure is the driver's own OperationalError, raised where the statement would
+    reach the server, so SQLAlchemy and the service see what a real outage gives them.
+    """
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.on = False
+        event.listen(engine, "before_cursor_execute", self._statement)
+
+    def _statement(self, conn, cursor, statement, parameters, context, executemany):
+        if self.on:
+            raise self.engine.dialect.loaded_dbapi.OperationalError("server closed the connection")
+
+    def close(self) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._statement)
+
+
+class SinkThatTakesTheDatabaseDown(SmtpSink):
+    """Accepts the first message, and the database goes down before the sender records it."""
+
+    def __init__(self, outage: DatabaseOutage, port: int) -> None:
+        super().__init__(port=port)
+        self.outage = outage
+
+    async def handle_DATA(self, server, session, envelope):
+        if not self.messages:
+            self.outage.on = True
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_send_that_cannot_be_recorded_is_recorded_later_never_sent_again(
+    app, auth, account, smtp, clock
+):
+    smtp.stop()
+    mfa = auth.start(account)
+    assert auth.send_code(mfa).status_code == 202  # nobody listens: pending
+    with app.app_context():
+        outage = DatabaseOutage(db.engine)
+    sink = SinkThatTakesTheDatabaseDown(outage, port=smtp.port)
+    sink.start()
+    try:
+        clock.advance(seconds=31)
+        with app.app_context(), pytest.raises(OperationalError):
+            mailer.deliver_due()  # sent; then "sent" could not be written
+        assert len(sink.to(account.email)) == 1
+        clock.advance(minutes=10)  # the claim's lease is long over
+        with app.app_context(), pytest.raises(OperationalError):
+            mailer.deliver_due()  # still down
+        outage.on = False
+        with app.app_context():
+            # The earlier send is recorded before anything is claimed: nothing to resend.
+            assert mailer.deliver_due() == 0
+            assert mailer.deliver_due() == 0
+    finally:
+        sink.stop()
+        outage.close()
+    assert len(sink.to(account.email)) == 1
+    [row] = mail_rows(app)
+    assert row.status == "sent" and row.text == "" and row.sent_at is not None
+    assert auth.verify(mfa, sink.last_code(account.email)).status_code == 200
