@@ -6,7 +6,11 @@ after the response is sent (one attempt) and in ``flask mail deliver`` workers, 
 retry with exponential backoff. A message is claimed before it is sent: on PostgreSQL
 with ``FOR UPDATE SKIP LOCKED`` (workers never wait for each other), everywhere with a
 conditional UPDATE, so each message is handed to the SMTP server once. A claim is a
-lease: if the worker dies, the message becomes due again when the lease ends.
+lease: if the worker dies, the message becomes due again when the lease ends. The claim
+is committed before SMTP is spoken, and no transaction stays open during the conversation.
+A send whose "sent" cannot be written (the database went away) is remembered by the
+process and written before anything new is claimed, so it is not sent again; the
+Message-ID is derived from the row, so that a receiving system can drop a copy anyway.
 
 A body may hold a sign-in code, so it is kept only as long as it must be: marking a
 message sent empties its text and HTML; parked messages keep theirs (for ``mail retry``)
@@ -227,6 +231,12 @@ def _rollback() -> None:
     # After a lost connection the rollback may fail too; the pool replaces the connection.
     with contextlib.suppress(SQLAlchemyError):
         db.session.rollback()
+
+
+def reset_session() -> None:
+    """Drop whatever a failed pass left in the session, so the next pass starts clean."""
+    _rollback()
+    db.session.remove()
 
 
 def describe_error(exc: BaseException) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
@@ -273,3 +275,39 @@ def test_a_send_that_cannot_be_recorded_is_recorded_later_never_sent_again(
     [row] = mail_rows(app)
     assert row.status == "sent" and row.text == "" and row.sent_at is not None
     assert auth.verify(mfa, sink.last_code(account.email)).status_code == 200
+
+
+def test_the_deliver_command_waits_for_the_database_to_record_what_it_sent(
+    app, auth, account, smtp, runner, clock, caplog
+):
+    smtp.stop()
+    mfa = auth.start(account)
+    assert auth.send_code(mfa).status_code == 202  # nobody listens: pending
+    with app.app_context():
+        outage = DatabaseOutage(db.engine)
+
+    class ShortOutage(SinkThatTakesTheDatabaseDown):
+        async def handle_DATA(self, server, session, envelope):
+            threading.Timer(0.5, setattr, (outage, "on", False)).start()
+            return await super().handle_DATA(server, session, envelope)
+
+    sink = ShortOutage(outage, port=smtp.port)
+    sink.start()
+    try:
+        clock.advance(seconds=31)
+        result = runner.invoke(args=["mail", "deliver", "--interval", "0.1"])
+    finally:
+        sink.stop()
+        outage.close()
+    assert result.exit_code == 0, result.output
+    assert len(sink.to(account.email)) == 1
+    [row] = mail_rows(app)
+    assert row.status == "sent" and row.text == ""
+    failures = [r for r in caplog.records if r.getMessage() == "mail worker pass failed"]
+    assert failures and failures[0].unrecorded == 1
+    assert failures[0].error == "OperationalError (OperationalError)"
+    code = sink.last_code(account.email)
+    for record in caplog.records:
+        logged = str(vars(record))
+        assert code not in logged and account.email not in logged
+    assert auth.verify(mfa, code).status_code == 200
