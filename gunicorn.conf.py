@@ -35,3 +35,21 @@ accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss "%(a)s"'
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+
+
+def when_ready(server):
+    """Say it loudly when a development or testing configuration listens beyond loopback."""
+    import socket
+
+    from api.config import exposure_warning
+
+    hosts = [
+        str(listener.sock.getsockname()[0])
+        for listener in server.LISTENERS
+        if listener.sock.family in (socket.AF_INET, socket.AF_INET6)
+    ]
+    warning = exposure_warning(
+        os.environ.get("APP_ENV", "development"), os.environ.get("MAIL_BACKEND", "outbox"), hosts
+    )
+    if warning:
+        server.log.warning(warning)

@@ -60,7 +60,7 @@ def _register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(wellknown.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(ops.bp)
-    if not settings.is_production:
+    if settings.dev_outbox_enabled:
         app.register_blueprint(dev.bp)
 
 

@@ -14,9 +14,12 @@ from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
+from .config import exposure_warning
 from .errors import ApiError
 from .nir import mask_email
 from .services import accounts, housekeeping, mailer
+
+log = logging.getLogger(__name__)
 
 DEMO_NIR = "1850575123456"
 DEMO_EMAIL = "demo@moncompte.example"
@@ -81,12 +84,52 @@ def disable_account(nir: str, enable: bool) -> None:
 @mail_cli.command("deliver")
 @click.option("--loop", is_flag=True, help="Keep delivering until interrupted.")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between passes.")
-def deliver_mail(loop: bool, interval: float) -> None:
-    """Send due messages of the outbox, retrying failures with backoff."""
+@click.option(
+    "--max-backoff",
+    default=60.0,
+    show_default=True,
+    help="Longest wait between passes while the database (or anything else) keeps failing.",
+)
+def deliver_mail(loop: bool, interval: float, max_backoff: float) -> None:
+    """Send due messages of the outbox, retrying failures with backoff.
+
+    A failing pass (the database is away, say) is logged and retried after a growing
+    pause; with --loop the worker never gives up. A single pass gives up at once unless it
+    has handed messages to the mail server without recording them: it then keeps trying
+    to record them for a while, since a message left unrecorded may be sent again.
+    """
     if current_app.config["MAIL_BACKEND"] != "smtp":
         raise click.ClickException("MAIL_BACKEND is not 'smtp': mail stays in the outbox.")
+    failures = 0
+    give_up_at = time.monotonic() + mailer.CLAIM_LEASE.total_seconds() / 2
     while True:
-        sent = mailer.deliver_due()
+        try:
+            sent = mailer.deliver_due()
+        except Exception as exc:  # the worker outlives any one pass
+            mailer.reset_session()
+            failures += 1
+            unrecorded = mailer.unrecorded_count()
+            delay = min(interval * 2 ** (failures - 1), max_backoff)
+            # The error's class only: its text may quote SQL parameters.
+            log.warning(
+                "mail worker pass failed",
+                extra={
+                    "error": mailer.describe_error(exc),
+                    "failures": failures,
+                    "unrecorded": unrecorded,
+                    "retry_in_s": round(delay, 2),
+                },
+            )
+            if not loop and (not unrecorded or time.monotonic() > give_up_at):
+                message = f"Delivery pass failed ({mailer.describe_error(exc)})."
+                if unrecorded:
+                    message += f" {unrecorded} sent message(s) could not be recorded as sent."
+                raise click.ClickException(message) from None
+            time.sleep(delay)
+            continue
+        if failures:
+            log.info("mail worker recovered", extra={"failures": failures})
+            failures = 0
         if sent:
             click.echo(f"{sent} message(s) sent.")
         if not loop:
@@ -118,6 +161,10 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         f"http://localhost:{port}/api/v1/dev/outbox?to={DEMO_EMAIL})\n"
     )
     if not no_serve:
+        warning = exposure_warning(app.config["APP_ENV"], app.config["MAIL_BACKEND"], [host])
+        if warning:
+            log.warning("development server reachable beyond loopback", extra={"host": host})
+            click.secho(f"\n{warning}\n", err=True, fg="red", bold=True)
         # The development server, threaded: enough to try the service by hand.
         run_simple(host, port, app, threaded=True)
 

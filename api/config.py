@@ -6,13 +6,17 @@ get working defaults; production refuses to start with anything unsafe.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
 ENVIRONMENTS = ("development", "testing", "production")
+# Where development conveniences (generated secrets, the dev outbox) may exist.
+DEVELOPMENT_ENVIRONMENTS = ("development", "testing")
 
 # Marker for secrets that were generated for development; production rejects them.
 _DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 (a marker, not a secret)
@@ -131,6 +135,9 @@ class Settings:
             raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}")
         if self.MAIL_BACKEND not in {"smtp", "outbox"}:
             raise ConfigError("MAIL_BACKEND must be 'smtp' or 'outbox'")
+        if self.MAIL_BACKEND == "outbox" and self.APP_ENV not in DEVELOPMENT_ENVIRONMENTS:
+            # The outbox keeps codes readable over HTTP: development and testing only.
+            raise ConfigError(f"{self.APP_ENV} sends real mail: set MAIL_BACKEND=smtp")
         if self.WEBAUTHN_ATTESTATION not in {"none", "indirect", "direct"}:
             raise ConfigError("WEBAUTHN_ATTESTATION must be none, indirect or direct")
         if not self.WEBAUTHN_ORIGINS:
@@ -161,8 +168,6 @@ class Settings:
                 raise ConfigError(f"{name} must be set to a random value of 32+ characters")
         if self.SECRET_KEY == self.JWT_SECRET_KEY:
             raise ConfigError("SECRET_KEY and JWT_SECRET_KEY must differ")
-        if self.MAIL_BACKEND != "smtp":
-            raise ConfigError("production sends real mail: set MAIL_BACKEND=smtp")
         for origin in self.WEBAUTHN_ORIGINS:
             if origin.startswith("http://"):
                 raise ConfigError(f"production origins must use HTTPS: {origin!r}")
@@ -172,6 +177,11 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.APP_ENV == "production"
+
+    @property
+    def dev_outbox_enabled(self) -> bool:
+        """Whether ``GET /api/v1/dev/outbox`` exists: it shows codes to anyone who asks."""
+        return self.MAIL_BACKEND == "outbox" and self.APP_ENV in DEVELOPMENT_ENVIRONMENTS
 
     def flask_config(self) -> dict[str, object]:
         """Return the subset Flask and its extensions read from ``app.config``."""
@@ -232,3 +242,34 @@ def _dev_secret(name: str) -> str:
     path.write_text(value)
     path.chmod(0o600)
     return value
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address, IPv6 possibly in brackets) is loopback only."""
+    host = host.strip().strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # "" (every interface), another name: assume reachable
+
+
+def exposure_warning(app_env: str, mail_backend: str, hosts: Iterable[str]) -> str | None:
+    """Return a warning when a development or testing set-up listens beyond loopback."""
+    if app_env not in DEVELOPMENT_ENVIRONMENTS:
+        return None
+    exposed = sorted({host or "*" for host in hosts if not is_loopback(host)})
+    if not exposed:
+        return None
+    outbox = (
+        ", and the dev outbox shows every sign-in code to anyone who asks"
+        if mail_backend == "outbox"
+        else ""
+    )
+    return (
+        f"WARNING: APP_ENV={app_env} is listening on {', '.join(exposed)}, not only on "
+        f"loopback. This configuration is for one developer's machine: its secrets may be "
+        f"generated development keys{outbox}. Listen on 127.0.0.1, or run with "
+        f"APP_ENV=production."
+    )

@@ -160,8 +160,8 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
         if process.poll() is not None:
             raise RuntimeError(log.read_text(errors="replace")[-4000:])
         try:
-            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or no worker booted yet
             time.sleep(0.2)
     raise RuntimeError("the live server did not start")

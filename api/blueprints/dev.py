@@ -1,4 +1,8 @@
-"""Development helpers, never registered when ``APP_ENV=production``."""
+"""Development helpers: registered only with ``MAIL_BACKEND=outbox`` in development or testing.
+
+Anywhere else (production, or a test or development set-up that sends real mail) the
+routes do not exist: a code that leaves by email must never be readable over HTTP.
+"""
 
 from __future__ import annotations
 

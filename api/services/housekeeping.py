@@ -45,8 +45,9 @@ def purge() -> dict[str, int]:
         "sessions": delete(AuthSession).where(
             or_(AuthSession.expires_at < cutoff, AuthSession.revoked_at < cutoff)
         ),
+        # Sent mail keeps no body; parked mail keeps one (for `mail retry`) for this long only.
         "outbox_mail": delete(OutboxMail).where(
-            OutboxMail.status.in_(("sent", "kept")),
+            OutboxMail.status.in_(("sent", "kept", "failed")),
             OutboxMail.created_at < now - timedelta(days=config["MAIL_KEEP_DAYS"]),
         ),
         "throttles": delete(Throttle).where(

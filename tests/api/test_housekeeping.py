@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from api.extensions import db
@@ -9,10 +10,12 @@ from api.models import (
     AuthSession,
     EmailCode,
     LoginTransaction,
+    OutboxMail,
     RefreshToken,
     SecurityEvent,
     Throttle,
 )
+from tests.api.test_mail_delivery import RefusingSink
 from tests.conftest import bearer
 
 
@@ -55,3 +58,35 @@ def test_activity_is_kept_for_the_configured_period(app, auth, account, runner, 
     runner.invoke(args=["maintenance", "purge"])
     assert count(app, SecurityEvent) == 0
     assert count(app, RefreshToken) == 0
+
+
+def test_parked_mail_is_purged_after_the_keep_period(app, auth, account, smtp, runner, clock):
+    smtp.stop()
+    refusing = RefusingSink(port=smtp.port)
+    refusing.start()
+    try:
+        auth.send_code(auth.start(account))  # refused for good: parked with its code inside
+    finally:
+        refusing.stop()
+    with app.app_context():
+        assert db.session.scalars(select(OutboxMail.status)).all() == ["failed"]
+
+    clock.advance(days=29)
+    runner.invoke(args=["maintenance", "purge"])
+    assert count(app, OutboxMail) == 1  # still there for an operator to retry
+    clock.advance(days=2)
+    result = runner.invoke(args=["maintenance", "purge"])
+    assert "outbox_mail: 1 deleted" in result.output
+    assert count(app, OutboxMail) == 0
+
+
+@pytest.mark.parametrize("app_settings", [{"MAIL_BACKEND": "outbox"}])
+def test_outbox_mode_keeps_bodies_until_the_purge(app, auth, account, client, runner, clock):
+    auth.send_code(auth.start(account))
+    clock.advance(days=29)
+    runner.invoke(args=["maintenance", "purge"])
+    [item] = client.get(f"/api/v1/dev/outbox?to={account.email}").json["items"]
+    assert "15 minutes" in item["text"]  # the dev outbox still shows the code
+    clock.advance(days=2)
+    runner.invoke(args=["maintenance", "purge"])
+    assert client.get(f"/api/v1/dev/outbox?to={account.email}").json["items"] == []

@@ -123,23 +123,37 @@ def test_openapi_describes_every_endpoint_and_error(client, app):
     assert "Problem" in spec["components"]["schemas"]
 
 
-def test_dev_outbox_is_there_in_development_only(
-    tmp_path, smtp, redis_prefix, client, auth, account
-):
+@pytest.mark.parametrize("app_settings", [{"MAIL_BACKEND": "outbox"}])
+def test_dev_outbox_is_there_with_the_outbox_backend(client, auth, account):
     auth.send_code(auth.start(account))
     items = client.get(f"/api/v1/dev/outbox?to={account.email}").json["items"]
     assert items[0]["subject"] == "Votre code de connexion à Mon Compte"
     assert {"to", "subject", "text", "created_at"} == set(items[0])
+    assert "/api/v1/dev/outbox" in client.get("/api/v1/openapi.json").json["paths"]
 
+
+def test_dev_outbox_does_not_exist_when_mail_is_really_sent(client, auth, account, smtp):
+    # Testing environment, SMTP backend: the code goes out by mail, and whoever knows the
+    # address and the password must not be able to read it over HTTP.
+    auth.send_code(auth.start(account))
+    code = smtp.last_code(account.email)
+    response = client.get(f"/api/v1/dev/outbox?to={account.email}")
+    assert_problem(response, 404, "not_found")
+    assert code not in response.get_data(as_text=True)
+    assert "/api/v1/dev/outbox" not in client.get("/api/v1/openapi.json").json["paths"]
+
+
+def test_dev_outbox_does_not_exist_in_production(tmp_path, smtp, redis_prefix):
     production = make_settings(
         f"sqlite:///{tmp_path / 'prod.sqlite3'}",
         smtp.port,
         redis_prefix,
-        APP_ENV="testing",
+        MAIL_BACKEND="outbox",
     )
     production.APP_ENV = "production"  # bypass start-up checks to look at routing only
     prod_app = create_app(production)
-    assert prod_app.test_client().get("/api/v1/dev/outbox?to=x@y.fr").status_code == 404
+    response = prod_app.test_client().get("/api/v1/dev/outbox?to=x@y.fr")
+    assert_problem(response, 404, "not_found")
 
 
 def test_per_address_limit_is_generous_but_present(app, client):
@@ -157,8 +171,9 @@ def test_per_address_limit_is_generous_but_present(app, client):
 
 
 def test_access_token_reaches_nothing_it_should_not(client, signed_in):
+    # Signed in or not, there is no outbox to read when mail is really sent.
     response = client.get("/api/v1/dev/outbox", headers=bearer(signed_in["access_token"]))
-    assert_problem(response, 400, "validation_error")
+    assert_problem(response, 404, "not_found")
 
 
 @pytest.mark.parametrize("app_settings", [{"TRUSTED_PROXIES": 1}])

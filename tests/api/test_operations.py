@@ -96,6 +96,26 @@ def test_demo_command_prepares_a_working_account(tmp_path, smtp, redis_prefix):
     assert response.status_code == 200
 
 
+def test_demo_warns_loudly_when_served_beyond_loopback(tmp_path, smtp, redis_prefix, monkeypatch):
+    app = create_app(
+        make_settings(f"sqlite:///{tmp_path / 'demo.sqlite3'}", smtp.port, redis_prefix)
+    )
+    served = []
+    # Record where the demo would listen instead of opening a server in the test.
+    monkeypatch.setattr("api.cli.run_simple", lambda host, port, *a, **k: served.append(host))
+
+    local = app.test_cli_runner().invoke(args=["demo"])
+    assert local.exit_code == 0, local.output
+    assert served == ["127.0.0.1"] and "WARNING" not in local.output
+
+    everywhere = "0.0.0.0"  # noqa: S104 (the case under test)
+    exposed = app.test_cli_runner().invoke(args=["demo", "--host", everywhere])
+    assert exposed.exit_code == 0, exposed.output
+    assert served[-1] == everywhere
+    assert "WARNING" in exposed.stderr and "APP_ENV=testing" in exposed.stderr
+    assert everywhere in exposed.stderr
+
+
 def test_production_refuses_unsafe_settings():
     base = {
         "APP_ENV": "production",

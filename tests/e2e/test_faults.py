@@ -14,7 +14,8 @@ import requests
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from api.models import AuthSession, EmailCode, LoginTransaction, RefreshToken
+from api.extensions import db
+from api.models import AuthSession, EmailCode, LoginTransaction, OutboxMail, RefreshToken
 from tests.conftest import SmtpSink, _free_port
 from tests.live_server import BIN, ROOT
 from tests.tcp_proxy import TcpProxy
@@ -84,6 +85,99 @@ def test_mail_survives_an_smtp_outage_and_goes_out_once_with_two_workers(start_l
             worker.terminate()
             worker.wait(timeout=10)
         sink.stop()
+
+
+class SinkThatCutsTheDatabase(SmtpSink):
+    """Accepts the first message, and cuts the database before the worker can record it."""
+
+    def __init__(self, proxy: TcpProxy) -> None:
+        super().__init__()
+        self.proxy = proxy
+
+    async def handle_DATA(self, server, session, envelope):
+        if not self.messages:
+            self.proxy.cut()
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize("app_settings", [{"MAIL_RETRY_BASE_SECONDS": 1}])
+def test_mail_worker_rides_out_a_database_outage_and_never_sends_twice(
+    app, auth, make_account, smtp, postgres_url, tmp_path
+):
+    if not postgres_url:
+        pytest.skip("needs a database server to cut off (runs against PostgreSQL)")
+    database = make_url(postgres_url)
+    proxy = TcpProxy(database.host or "127.0.0.1", database.port or 5432)
+    sink = SinkThatCutsTheDatabase(proxy)
+    sink.start()
+    env = {
+        **os.environ,
+        "APP_ENV": "testing",
+        "DATABASE_URL": database.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False
+        ),
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "JWT_SECRET_KEY": app.config["JWT_SECRET_KEY"],
+        "MAIL_BACKEND": "smtp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(sink.port),
+        "MAIL_RETRY_BASE_SECONDS": "1",
+    }
+    env.pop("TEST_DATABASE_URL", None)
+    log_path = tmp_path / "worker.log"
+    log = open(log_path, "wb")  # noqa: SIM115 (closed below)
+    worker = subprocess.Popen(
+        [
+            str(BIN / "flask"),
+            *("--app", "wsgi", "mail", "deliver", "--loop"),
+            *("--interval", "0.2", "--max-backoff", "1"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+    def statuses() -> list[str]:
+        with app.app_context():
+            return list(db.session.scalars(select(OutboxMail.status).order_by(OutboxMail.to)))
+
+    def wait_for(condition, what: str, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition():
+            assert worker.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, f"{what}\n{log_path.read_text()}"
+            time.sleep(0.2)
+
+    first, second = make_account(email="a-panne@exemple.fr"), make_account(email="b@exemple.fr")
+    try:
+        smtp.stop()  # the node's own attempt fails: the message waits for the worker
+        mfa = auth.start(first)
+        assert auth.send_code(mfa).status_code == 202
+        wait_for(lambda: sink.messages, "the worker sent nothing")
+        time.sleep(3)  # the database is away: several passes fail, the worker must live on
+        assert worker.poll() is None, log_path.read_text()
+        assert statuses() == ["sending"]
+
+        proxy.restore()
+        wait_for(lambda: statuses() == ["sent"], "the send was not recorded")
+        # Back to work: a new message goes out, and the first one never went out again.
+        assert auth.send_code(auth.start(second)).status_code == 202
+        wait_for(lambda: len(sink.messages) == 2, "no delivery after the database came back")
+        time.sleep(1)
+        assert statuses() == ["sent", "sent"]
+        assert len(sink.to(first.email)) == len(sink.to(second.email)) == 1
+        assert auth.verify(mfa, sink.last_code(first.email)).status_code == 200
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+        log.close()
+        sink.stop()
+        proxy.close()
+    output = log_path.read_text()
+    assert "mail worker pass failed" in output
+    for secret in (sink.last_code(first.email), first.email, second.email):
+        assert secret not in output
 
 
 def test_database_outage_gives_503_and_the_node_heals_itself(start_live_server, postgres_url):

@@ -15,6 +15,12 @@ from tests.conftest import ANDROID_ORIGIN
 
 
 @pytest.fixture
+def app_settings() -> dict:
+    """The simulated person reads codes from the development outbox."""
+    return {"MAIL_BACKEND": "outbox"}
+
+
+@pytest.fixture
 def android() -> AppIdentity:
     identity = AppIdentity(platform="android", origin=ANDROID_ORIGIN, package="fr.caf.test")
     return identity
