@@ -14,7 +14,7 @@ from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
-from .config import exposure_warning
+from .config import exposure_warning, settings
 from .errors import ApiError
 from .nir import mask_email
 from .services import accounts, housekeeping, mailer
@@ -98,7 +98,7 @@ def deliver_mail(loop: bool, interval: float, max_backoff: float) -> None:
     has handed messages to the mail server without recording them: it then keeps trying
     to record them for a while, since a message left unrecorded may be sent again.
     """
-    if current_app.config["MAIL_BACKEND"] != "smtp":
+    if settings().MAIL_BACKEND != "smtp":
         raise click.ClickException("MAIL_BACKEND is not 'smtp': mail stays in the outbox.")
     failures = 0
     give_up_at = time.monotonic() + mailer.CLAIM_LEASE.total_seconds() / 2
@@ -145,7 +145,7 @@ def deliver_mail(loop: bool, interval: float, max_backoff: float) -> None:
 def demo(host: str, port: int, no_serve: bool) -> None:
     """Migrate the database, create the demo account, print it and serve the API."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    if app.config["APP_ENV"] == "production":
+    if settings().APP_ENV == "production":
         raise click.ClickException("The demo account is not for production.")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     upgrade(directory=app.extensions["migrate"].directory)
@@ -161,7 +161,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         f"http://localhost:{port}/api/v1/dev/outbox?to={DEMO_EMAIL})\n"
     )
     if not no_serve:
-        warning = exposure_warning(app.config["APP_ENV"], app.config["MAIL_BACKEND"], [host])
+        warning = exposure_warning(settings().APP_ENV, settings().MAIL_BACKEND, [host])
         if warning:
             log.warning("development server reachable beyond loopback", extra={"host": host})
             click.secho(f"\n{warning}\n", err=True, fg="red", bold=True)

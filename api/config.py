@@ -22,6 +22,10 @@ DEVELOPMENT_ENVIRONMENTS = ("development", "testing")
 _DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 (a marker, not a secret)
 
 
+# The only signing algorithm of access tokens, and the only one accepted.
+JWT_ALGORITHM = "HS256"
+
+
 class ConfigError(RuntimeError):
     """The environment describes a configuration the service must not run with."""
 
@@ -192,8 +196,8 @@ class Settings:
             "MAX_CONTENT_LENGTH": self.MAX_CONTENT_LENGTH,
             "JSON_SORT_KEYS": False,
             "JWT_SECRET_KEY": self.JWT_SECRET_KEY,
-            "JWT_ALGORITHM": "HS256",
-            "JWT_DECODE_ALGORITHMS": ["HS256"],
+            "JWT_ALGORITHM": JWT_ALGORITHM,
+            "JWT_DECODE_ALGORITHMS": [JWT_ALGORITHM],
             "JWT_ENCODE_ISSUER": self.JWT_ISSUER,
             "JWT_DECODE_ISSUER": self.JWT_ISSUER,
             "JWT_ENCODE_AUDIENCE": self.JWT_AUDIENCE,
@@ -273,3 +277,10 @@ def exposure_warning(app_env: str, mail_backend: str, hosts: Iterable[str]) -> s
         f"generated development keys{outbox}. Listen on 127.0.0.1, or run with "
         f"APP_ENV=production."
     )
+
+
+def settings() -> Settings:
+    """Return the running app's validated settings: the one way services read them."""
+    from flask import current_app
+
+    return current_app.extensions["settings"]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from .. import errors as e
 from .. import schemas
+from ..config import settings
 from ..extensions import limiter
 from ..http import client_info, endpoint
 from ..services import biometric_sign_in, email_code, login, sessions, tokens
@@ -14,7 +15,7 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
 # Generous per-address limits: France Services counters sign many people in from one
 # address. The real brute-force defence is the per-NIR lockout in the database.
-limiter.limit(lambda: current_app.config["RATELIMIT_PER_IP"])(bp)
+limiter.limit(lambda: settings().RATELIMIT_PER_IP)(bp)
 
 
 @bp.post("/login")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
+
+from ..config import settings
 
 bp = Blueprint("wellknown", __name__, url_prefix="/.well-known")
 
@@ -10,8 +12,8 @@ bp = Blueprint("wellknown", __name__, url_prefix="/.well-known")
 @bp.get("/assetlinks.json")
 def assetlinks():
     """Digital Asset Links: let the Android app get sign-in credentials for this domain."""
-    config = current_app.config
-    package, fingerprints = config["ANDROID_APP_PACKAGE"], config["ANDROID_CERT_FINGERPRINTS"]
+    config = settings()
+    package, fingerprints = config.ANDROID_APP_PACKAGE, config.ANDROID_CERT_FINGERPRINTS
     statements = []
     if package and fingerprints:
         statements.append(
@@ -33,7 +35,7 @@ def assetlinks():
 @bp.get("/apple-app-site-association")
 def apple_app_site_association():
     """Let the iOS app use passkeys (webcredentials) for this domain."""
-    return _public_json({"webcredentials": {"apps": list(current_app.config["APPLE_APP_IDS"])}})
+    return _public_json({"webcredentials": {"apps": list(settings().APPLE_APP_IDS)}})
 
 
 def _public_json(payload):

@@ -13,10 +13,10 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import func, select, update
 
 from ..clock import utcnow
+from ..config import settings
 from ..errors import OtpExpired, OtpInvalid, OtpLocked, RateLimited, TokenInvalid
 from ..extensions import db
 from ..models import Account, EmailCode, LoginTransaction
@@ -42,7 +42,7 @@ def _code_hmac(transaction_id: str, code: str) -> bytes:
 
 def send_code(flow: login.LoginFlow, client: ClientInfo) -> CodeSent:
     """Email a fresh code for this sign-in, voiding any earlier one."""
-    config = current_app.config
+    config = settings()
     now = utcnow()
     # Row lock: two nodes handling two clicks at once still honour one cooldown.
     account = db.session.execute(
@@ -64,7 +64,7 @@ def send_code(flow: login.LoginFlow, client: ClientInfo) -> CodeSent:
         .execution_options(synchronize_session=False)
     )
     code = new_code()
-    ttl = config["OTP_TTL_SECONDS"]
+    ttl = config.OTP_TTL_SECONDS
     db.session.add(
         EmailCode(
             transaction_id=flow.id,
@@ -80,15 +80,15 @@ def send_code(flow: login.LoginFlow, client: ClientInfo) -> CodeSent:
     activity.record("code_sent", account.id, client)
     return CodeSent(
         expires_in=ttl,
-        resend_after=config["OTP_RESEND_SECONDS"],
+        resend_after=config.OTP_RESEND_SECONDS,
         email_hint=mask_email(account.email),
     )
 
 
 def _check_send_allowed(account: Account, now) -> None:
-    config = current_app.config
+    config = settings()
     if account.last_code_sent_at is not None:
-        wait = config["OTP_RESEND_SECONDS"] - (now - account.last_code_sent_at).total_seconds()
+        wait = config.OTP_RESEND_SECONDS - (now - account.last_code_sent_at).total_seconds()
         if wait > 0:
             _refuse_send(math.ceil(wait))
     sent_last_hour, oldest = db.session.execute(
@@ -96,7 +96,7 @@ def _check_send_allowed(account: Account, now) -> None:
             EmailCode.account_id == account.id, EmailCode.created_at > now - HOUR
         )
     ).one()
-    if sent_last_hour >= config["OTP_HOURLY_CAP"]:
+    if sent_last_hour >= config.OTP_HOURLY_CAP:
         _refuse_send(max(1, math.ceil((oldest + HOUR - now).total_seconds())))
 
 
@@ -117,8 +117,8 @@ def verify_code(flow: login.LoginFlow, code: str, client: ClientInfo) -> tokens.
     locks the code's row until the request ends: parallel guesses queue, and no more than
     ``OTP_MAX_ATTEMPTS`` comparisons ever run for one code.
     """
-    config = current_app.config
-    max_attempts = config["OTP_MAX_ATTEMPTS"]
+    config = settings()
+    max_attempts = config.OTP_MAX_ATTEMPTS
     now = utcnow()
     current = db.session.execute(
         select(EmailCode.id, EmailCode.used_at, EmailCode.expires_at)
@@ -162,8 +162,8 @@ def verify_code(flow: login.LoginFlow, code: str, client: ClientInfo) -> tokens.
 
 def _record_wrong_code(flow: login.LoginFlow, attempts: int, client: ClientInfo) -> None:
     account = flow.account
-    config = current_app.config
-    max_attempts = config["OTP_MAX_ATTEMPTS"]
+    config = settings()
+    max_attempts = config.OTP_MAX_ATTEMPTS
     failures = db.session.execute(
         update(LoginTransaction)
         .where(LoginTransaction.id == flow.id)
@@ -172,7 +172,7 @@ def _record_wrong_code(flow: login.LoginFlow, attempts: int, client: ClientInfo)
     ).scalar_one()
     activity.record("code_failed", account.id, client)
     flow.record_second_factor_failure(client)
-    if failures >= config["OTP_MAX_FAILURES_PER_LOGIN"]:
+    if failures >= config.OTP_MAX_FAILURES_PER_LOGIN:
         flow.end()  # too many wrong codes over several resends: this sign-in is over
     if attempts >= max_attempts:
         activity.record("code_locked", account.id, client)

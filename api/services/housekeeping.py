@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import delete, or_
 
 from ..clock import utcnow
+from ..config import settings
 from ..extensions import db
 from ..models import (
     AuthSession,
@@ -31,7 +31,7 @@ GRACE = timedelta(hours=1)
 
 def purge() -> dict[str, int]:
     """Delete expired rows; return how many of each kind went."""
-    config = current_app.config
+    config = settings()
     now = utcnow()
     cutoff = now - GRACE
     statements = {
@@ -48,14 +48,14 @@ def purge() -> dict[str, int]:
         # Sent mail keeps no body; parked mail keeps one (for `mail retry`) for this long only.
         "outbox_mail": delete(OutboxMail).where(
             OutboxMail.status.in_(("sent", "kept", "failed")),
-            OutboxMail.created_at < now - timedelta(days=config["MAIL_KEEP_DAYS"]),
+            OutboxMail.created_at < now - timedelta(days=config.MAIL_KEEP_DAYS),
         ),
         "throttles": delete(Throttle).where(
             Throttle.updated_at < now - timedelta(days=1),
             or_(Throttle.locked_until.is_(None), Throttle.locked_until < now),
         ),
         "security_events": delete(SecurityEvent).where(
-            SecurityEvent.created_at < now - timedelta(days=config["ACTIVITY_RETENTION_DAYS"])
+            SecurityEvent.created_at < now - timedelta(days=config.ACTIVITY_RETENTION_DAYS)
         ),
     }
     counts = {}

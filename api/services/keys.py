@@ -12,12 +12,12 @@ import hashlib
 import hmac
 import secrets
 
-from flask import current_app
+from ..config import settings
 
 
 def derive_key(purpose: str) -> bytes:
     """Derive an independent sub-key of ``SECRET_KEY`` for one ``purpose``."""
-    master = current_app.config["SECRET_KEY"].encode()
+    master = settings().SECRET_KEY.encode()
     return hmac.new(master, b"mon-compte/" + purpose.encode(), hashlib.sha256).digest()
 
 

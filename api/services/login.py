@@ -14,10 +14,10 @@ import math
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from ..clock import utcnow
+from ..config import settings
 from ..errors import InvalidCredentials, TokenExpired, TokenInvalid, TooManyAttempts
 from ..extensions import db
 from ..models import Account, LoginTransaction
@@ -83,7 +83,7 @@ def begin_login(
         account.password_hash = passwords.hash_password(password)
     token = new_token(MFA_PREFIX)
     now = utcnow()
-    ttl = current_app.config["LOGIN_TTL_SECONDS"]
+    ttl = settings().LOGIN_TTL_SECONDS
     db.session.add(
         LoginTransaction(
             token_hash=keyed_hash("mfa", token),

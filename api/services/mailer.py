@@ -33,6 +33,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ..clock import utcnow
+from ..config import settings
 from ..extensions import db
 from ..models import OutboxMail
 from ..nir import mask_email
@@ -53,7 +54,7 @@ class PermanentFailure(Exception):
 def queue(to: str, message: MailMessage) -> OutboxMail:
     """Add ``message`` to the outbox within the current database transaction."""
     now = utcnow()
-    kept = current_app.config["MAIL_BACKEND"] == "outbox"
+    kept = settings().MAIL_BACKEND == "outbox"
     mail = OutboxMail(
         to=to,
         subject=message.subject,
@@ -271,10 +272,10 @@ def _park(mail: _Outgoing, exc: Exception) -> None:
 
 
 def _schedule_retry(mail: _Outgoing, exc: Exception) -> None:
-    if mail.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+    if mail.attempts >= settings().MAIL_MAX_ATTEMPTS:
         _park(mail, exc)
         return
-    base = current_app.config["MAIL_RETRY_BASE_SECONDS"]
+    base = settings().MAIL_RETRY_BASE_SECONDS
     delay = min(base * 2 ** (mail.attempts - 1), BACKOFF_MAX_SECONDS)
     _update(
         mail.id,
@@ -303,9 +304,9 @@ def message_id(mail_id: str) -> str:
 
 
 def _send_smtp(mail: _Outgoing) -> None:
-    config = current_app.config
+    config = settings()
     message = EmailMessage()
-    message["From"] = config["MAIL_FROM"]
+    message["From"] = config.MAIL_FROM
     message["To"] = mail.to
     message["Subject"] = mail.subject
     # Stable per outbox row: a retry after an ambiguous failure can be deduplicated.
@@ -314,12 +315,12 @@ def _send_smtp(mail: _Outgoing) -> None:
     message.add_alternative(mail.html, subtype="html")
     try:
         with smtplib.SMTP(
-            config["SMTP_HOST"], config["SMTP_PORT"], timeout=config["SMTP_TIMEOUT_SECONDS"]
+            config.SMTP_HOST, config.SMTP_PORT, timeout=config.SMTP_TIMEOUT_SECONDS
         ) as smtp:
-            if config["SMTP_STARTTLS"]:
+            if config.SMTP_STARTTLS:
                 smtp.starttls(context=ssl.create_default_context())
-            if config["SMTP_USERNAME"]:
-                smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
+            if config.SMTP_USERNAME:
+                smtp.login(config.SMTP_USERNAME, config.SMTP_PASSWORD)
             smtp.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from ..clock import utcnow
+from ..config import settings
 from ..errors import NotFound
 from ..extensions import db
 from ..models import Account, AuthSession
@@ -29,7 +29,7 @@ def start_session(
         auth_time=now,
         created_at=now,
         last_seen_at=now,
-        expires_at=now + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL_SECONDS"]),
+        expires_at=now + timedelta(seconds=settings().REFRESH_TOKEN_TTL_SECONDS),
         authenticator_id=authenticator_id,
         ip=client.ip,
         user_agent=client.user_agent,
@@ -41,7 +41,7 @@ def start_session(
 
 def absolute_end(session: AuthSession) -> datetime:
     """Return when ``session`` ends whatever its refreshes (SESSION_MAX_AGE_SECONDS)."""
-    return session.auth_time + timedelta(seconds=current_app.config["SESSION_MAX_AGE_SECONDS"])
+    return session.auth_time + timedelta(seconds=settings().SESSION_MAX_AGE_SECONDS)
 
 
 def touch(session: AuthSession) -> None:

@@ -19,11 +19,11 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..clock import utcnow
+from ..config import settings
 from ..extensions import db
 from ..models import Throttle
 from .keys import keyed_hash
@@ -43,19 +43,19 @@ class Policy:
 
 def password_policy() -> Policy:
     """The policy for password guesses (sign-in and password change)."""
-    config = current_app.config
+    config = settings()
     return Policy(
-        config["LOGIN_MAX_FAILURES"],
-        config["LOGIN_LOCK_BASE_SECONDS"],
-        config["LOGIN_LOCK_MAX_SECONDS"],
+        config.LOGIN_MAX_FAILURES,
+        config.LOGIN_LOCK_BASE_SECONDS,
+        config.LOGIN_LOCK_MAX_SECONDS,
     )
 
 
 def second_factor_policy() -> Policy:
     """The policy for wrong codes and assertions, over all the sign-ins of an account."""
-    config = current_app.config
-    seconds = config["SECOND_FACTOR_LOCK_SECONDS"]
-    return Policy(config["SECOND_FACTOR_MAX_FAILURES"], seconds, seconds)
+    config = settings()
+    seconds = config.SECOND_FACTOR_LOCK_SECONDS
+    return Policy(config.SECOND_FACTOR_MAX_FAILURES, seconds, seconds)
 
 
 def key_for(kind: str, subject: str | bytes) -> bytes:

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import jwt as pyjwt
-from flask import current_app
 from flask_jwt_extended import create_access_token
 from sqlalchemy import select, update
 
 from ..clock import utcnow
+from ..config import JWT_ALGORITHM, settings
 from ..errors import TokenExpired, TokenInvalid, TokenReused
 from ..extensions import db
 from ..models import Account, AuthSession, RefreshToken
@@ -62,7 +62,7 @@ def _successor(token: str) -> str:
 
 
 def _access_token(session: AuthSession) -> tuple[str, int]:
-    ttl = current_app.config["ACCESS_TOKEN_TTL_SECONDS"]
+    ttl = settings().ACCESS_TOKEN_TTL_SECONDS
     access = create_access_token(
         identity=session.account_id,
         additional_claims={
@@ -81,7 +81,7 @@ def _issue(session: AuthSession, refresh: str) -> TokenPair:
     # Sliding lifetime, within the absolute one: the session lives as long as its newest
     # refresh token, and never longer than SESSION_MAX_AGE_SECONDS after its sign-in.
     expires_at = min(
-        now + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL_SECONDS"]),
+        now + timedelta(seconds=settings().REFRESH_TOKEN_TTL_SECONDS),
         sessions.absolute_end(session),
     )
     db.session.add(
@@ -137,7 +137,7 @@ def _replay_within_grace(token: str, session: AuthSession, client: ClientInfo) -
             RefreshToken.token_hash == keyed_hash("refresh", successor)
         )
     )
-    grace = timedelta(seconds=current_app.config["REFRESH_REUSE_GRACE_SECONDS"])
+    grace = timedelta(seconds=settings().REFRESH_REUSE_GRACE_SECONDS)
     if used_at is not None and utcnow() - used_at <= grace and successor_unused:
         access, ttl = _access_token(session)
         return TokenPair(access_token=access, refresh_token=successor, expires_in=ttl)
@@ -155,16 +155,16 @@ class Principal:
 
 def authenticate_access_token(token: str) -> Principal:
     """Return who holds ``token``; raise a 401 error for anything but a live access token."""
-    config = current_app.config
+    config = settings()
     try:
         # One decode for header and claims: signature, exp, iss and aud are checked, and
         # only the configured algorithm is accepted (never "none").
         decoded = pyjwt.api_jwt.decode_complete(
             token,
-            config["JWT_SECRET_KEY"],
-            algorithms=[config["JWT_ALGORITHM"]],
-            audience=config["JWT_DECODE_AUDIENCE"],
-            issuer=config["JWT_DECODE_ISSUER"],
+            config.JWT_SECRET_KEY,
+            algorithms=[JWT_ALGORITHM],
+            audience=config.JWT_AUDIENCE,
+            issuer=config.JWT_ISSUER,
             options={"require": ["exp", "iat", "sub", "jti"]},
         )
     except pyjwt.ExpiredSignatureError:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from ..clock import utcnow
+from ..config import settings
 from ..extensions import db
 from ..models import WebAuthnChallenge
 from ..services.keys import keyed_hash
@@ -38,7 +38,7 @@ def store(
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    ttl = timedelta(seconds=current_app.config["WEBAUTHN_CHALLENGE_TTL_SECONDS"])
+    ttl = timedelta(seconds=settings().WEBAUTHN_CHALLENGE_TTL_SECONDS)
     db.session.add(
         WebAuthnChallenge(
             challenge_hash=_digest(challenge),

@@ -47,11 +47,10 @@ def test_another_accounts_device_cannot_be_touched(auth, make_account, client, p
 
 def test_well_known_documents(app, client):
     assert client.get("/.well-known/assetlinks.json").json == []
-    app.config.update(
-        ANDROID_APP_PACKAGE="fr.cnaf.moncompte",
-        ANDROID_CERT_FINGERPRINTS=["AB:CD:EF"],
-        APPLE_APP_IDS=["ABCDE12345.fr.cnaf.moncompte"],
-    )
+    settings = app.extensions["settings"]
+    settings.ANDROID_APP_PACKAGE = "fr.cnaf.moncompte"
+    settings.ANDROID_CERT_FINGERPRINTS = ["AB:CD:EF"]
+    settings.APPLE_APP_IDS = ["ABCDE12345.fr.cnaf.moncompte"]
     links = client.get("/.well-known/assetlinks.json")
     assert links.status_code == 200 and links.mimetype == "application/json"
     assert links.json == [

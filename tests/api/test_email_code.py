@@ -66,7 +66,7 @@ def test_expired_code(auth, account, smtp, clock):
 
 
 def test_code_expires_after_its_ttl(auth, account, smtp, clock, app):
-    app.config["OTP_TTL_SECONDS"] = 120
+    app.extensions["settings"].OTP_TTL_SECONDS = 120
     mfa = auth.start(account)
     auth.send_code(mfa)
     clock.advance(seconds=121)

@@ -157,7 +157,7 @@ def test_dev_outbox_does_not_exist_in_production(tmp_path, smtp, redis_prefix):
 
 
 def test_per_address_limit_is_generous_but_present(app, client):
-    app.config["RATELIMIT_PER_IP"] = "3 per minute"
+    app.extensions["settings"].RATELIMIT_PER_IP = "3 per minute"
     statuses = [
         client.post(
             "/api/v1/auth/login", json={"nir": "1850575000999", "password": "x"}
@@ -178,7 +178,7 @@ def test_access_token_reaches_nothing_it_should_not(client, signed_in):
 
 @pytest.mark.parametrize("app_settings", [{"TRUSTED_PROXIES": 1}])
 def test_behind_a_proxy_limits_and_audit_see_the_real_client(app, client, auth, account):
-    app.config["RATELIMIT_PER_IP"] = "2 per minute"
+    app.extensions["settings"].RATELIMIT_PER_IP = "2 per minute"
 
     def attempt(address: str) -> int:
         return client.post(

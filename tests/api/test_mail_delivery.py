@@ -44,7 +44,7 @@ def test_code_request_succeeds_while_smtp_is_down_and_mail_follows(
 
 
 def test_a_message_is_parked_after_too_many_failures(app, auth, account, smtp, runner, clock):
-    app.config["MAIL_MAX_ATTEMPTS"] = 3
+    app.extensions["settings"].MAIL_MAX_ATTEMPTS = 3
     smtp.stop()
     auth.send_code(auth.start(account))
     for _ in range(3):

@@ -84,9 +84,10 @@ def test_expired_access_token_is_refreshed_once(new_app, account, app):
     phone = new_app()
     phone.sign_in_with_code(account.nir, account.password)
     first_refresh = phone.refresh_token
-    app.config["ACCESS_TOKEN_TTL_SECONDS"] = -60  # tokens issued from now on are expired
+    # Tokens issued from now on are expired.
+    app.extensions["settings"].ACCESS_TOKEN_TTL_SECONDS = -60
     phone.refresh()
-    app.config["ACCESS_TOKEN_TTL_SECONDS"] = 900
+    app.extensions["settings"].ACCESS_TOKEN_TTL_SECONDS = 900
     assert phone.account()["email"] == account.email  # refreshed behind the scenes
     assert phone.refresh_token != first_refresh
 
