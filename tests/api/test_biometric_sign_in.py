@@ -72,6 +72,15 @@ def test_no_authenticator_means_no_biometric_options(auth, account, client):
         ("wrong RP ID", {"rp_id": "caf-securite.example"}),
         ("tampered signature", {"tamper_signature": True}),
         ("backup eligibility changed", {"backup_eligible": True}),
+        # We never run in a frame of another site (WebAuthn L3 §7.2 step 11).
+        ("cross-origin frame", {"cross_origin": True}),
+        (
+            "framed by another site",
+            {"cross_origin": True, "top_origin": "https://caf-securite.example"},
+        ),
+        ("top origin without crossOrigin", {"top_origin": "https://caf-securite.example"}),
+        ("top origin is our own origin", {"top_origin": ANDROID_ORIGIN}),
+        ("crossOrigin not a boolean", {"cross_origin": "false"}),
     ],
 )
 def test_assertion_refusals_change_nothing(
@@ -96,6 +105,13 @@ def test_assertion_refusals_change_nothing(
 def test_web_origin_is_accepted_too(auth, account, client, phone, enrolled):
     mfa, options = bio_options(auth, account)
     response = bio_verify(client, mfa, phone.get(options, origin="http://localhost:8000"))
+    assert response.status_code == 200
+
+
+def test_client_data_without_cross_origin_is_accepted(auth, account, client, phone, enrolled):
+    """Clients that predate crossOrigin (and some Android versions) leave it out."""
+    mfa, options = bio_options(auth, account)
+    response = bio_verify(client, mfa, phone.get(options, origin=ANDROID_ORIGIN, cross_origin=None))
     assert response.status_code == 200
 
 

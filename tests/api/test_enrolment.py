@@ -108,6 +108,15 @@ def test_password_step_token_cannot_enrol(auth, account, client):
         ("foreign origin", {"origin": "https://caf-securite.example"}),
         ("wrong app signature", {"origin": "android:apk-key-hash:AAAAAAAAAAAAAAAAAAAAAA"}),
         ("wrong RP ID", {"rp_id": "caf-securite.example"}),
+        # We never run in a frame of another site (WebAuthn L3 §7.1 step 10).
+        ("cross-origin frame", {"cross_origin": True}),
+        (
+            "framed by another site",
+            {"cross_origin": True, "top_origin": "https://caf-securite.example"},
+        ),
+        ("top origin without crossOrigin", {"top_origin": "https://caf-securite.example"}),
+        ("top origin is our own origin", {"top_origin": ANDROID_ORIGIN}),
+        ("crossOrigin not a boolean", {"cross_origin": "false"}),
     ],
 )
 def test_enrolment_refusals(client, signed_in, phone, app, fault, kwargs):
