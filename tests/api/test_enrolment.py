@@ -94,6 +94,27 @@ def test_stale_sign_in_must_sign_in_again(client, signed_in, clock):
     assert response.json["code"] == "reauthentication_required"
 
 
+def test_sign_in_grown_stale_during_the_ceremony_must_sign_in_again(
+    client, signed_in, phone, clock, app
+):
+    """Freshness holds when the credential is posted, not only when options were asked."""
+    access = bearer(signed_in["access_token"])
+    clock.advance(seconds=200)
+    options = client.post(OPTIONS, headers=access)
+    assert options.status_code == 200  # signed in 200 s ago: fresh enough
+    credential = phone.create(options.json, origin=ANDROID_ORIGIN)
+    clock.advance(seconds=101)  # the sign-in is now 301 s old; the challenge is still open
+    response = client.post(
+        AUTHENTICATORS, json={"credential": credential, "name": "Pixel 8"}, headers=access
+    )
+    assert response.status_code == 401
+    assert response.json["code"] == "reauthentication_required"
+    with app.app_context():
+        assert db.session.scalars(select(Authenticator)).all() == []
+    spec = client.get("/api/v1/openapi.json").json
+    assert "reauthentication_required" in str(spec["paths"][AUTHENTICATORS]["post"]["responses"])
+
+
 def test_password_step_token_cannot_enrol(auth, account, client):
     mfa = auth.start(account)
     response = client.post(OPTIONS, headers=bearer(mfa))
