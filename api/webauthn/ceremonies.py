@@ -131,8 +131,9 @@ def begin_registration(
 
 # base64url without padding, as WebAuthn's JSON forms use (padding tolerated). Checked
 # before decoding: Python's decoder silently skips characters outside the alphabet, so
-# "abc!" and "abc" would otherwise be the same credential.
-_BASE64URL = re.compile(r"^[A-Za-z0-9_-]*={0,2}$")
+# "abc!" and "abc" would otherwise be the same credential. Matched with fullmatch: "$"
+# alone would let a final newline through.
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 
 
 def _require_base64url(payload: object, response_fields: tuple[str, ...]) -> None:
@@ -141,7 +142,7 @@ def _require_base64url(payload: object, response_fields: tuple[str, ...]) -> Non
     values = [payload.get("id"), payload.get("rawId")]
     values += [payload["response"].get(name) for name in response_fields]
     for value in values:
-        if isinstance(value, str) and not _BASE64URL.match(value):
+        if isinstance(value, str) and not _BASE64URL.fullmatch(value):
             raise MalformedCredential("not base64url")
 
 

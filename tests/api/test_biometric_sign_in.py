@@ -286,13 +286,14 @@ def test_malformed_assertions_are_400(auth, account, client, phone, enrolled, bo
     assert response.json["code"] == "validation_error"
 
 
+@pytest.mark.parametrize("suffix", ["!", "\n"])  # a regex "$" also matches before a final "\n"
 @pytest.mark.parametrize("field", ["signature", "clientDataJSON", "authenticatorData"])
 def test_characters_outside_base64url_are_refused_not_skipped(
-    auth, account, client, phone, enrolled, field
+    auth, account, client, phone, enrolled, field, suffix
 ):
     mfa, options = bio_options(auth, account)
     assertion = phone.get(options, origin=ANDROID_ORIGIN)
-    assertion["response"][field] += "!"  # a lenient decoder would drop it and accept
+    assertion["response"][field] += suffix  # a lenient decoder would drop it and accept
     response = bio_verify(client, mfa, assertion)
     assert response.status_code == 400 and response.json["code"] == "validation_error"
 

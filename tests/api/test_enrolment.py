@@ -247,3 +247,21 @@ def test_bytes_after_the_attestation_object_are_refused(client, signed_in, phone
         headers=bearer(signed_in["access_token"]),
     )
     assert response.status_code == 400 and response.json["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("suffix", ["!", "\n"])  # a regex "$" also matches before a final "\n"
+@pytest.mark.parametrize("field", ["clientDataJSON", "attestationObject"])
+def test_characters_outside_base64url_are_refused_at_enrolment(
+    client, signed_in, phone, app, field, suffix
+):
+    options = client.post(OPTIONS, headers=bearer(signed_in["access_token"])).json
+    credential = phone.create(options, origin=ANDROID_ORIGIN)
+    credential["response"][field] += suffix  # a lenient decoder would drop it and accept
+    response = client.post(
+        AUTHENTICATORS,
+        json={"credential": credential, "name": "X"},
+        headers=bearer(signed_in["access_token"]),
+    )
+    assert response.status_code == 400 and response.json["code"] == "validation_error"
+    with app.app_context():
+        assert db.session.scalars(select(Authenticator)).all() == []
