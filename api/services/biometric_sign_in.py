@@ -88,6 +88,9 @@ def finish(
     if locked is None:  # removed while the ceremony ran
         db.session.rollback()
         _refuse(account, client, "credential removed")
+    if locked.flagged_at is not None:  # blocked as cloned by a sign-in that ran meanwhile
+        db.session.rollback()
+        _refuse(account, client, "credential blocked")
     if ceremonies.counter_regressed(locked.sign_count, verified.new_sign_count):
         _flag_as_cloned(account, locked, client)
 

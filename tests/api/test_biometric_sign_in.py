@@ -10,10 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import jwt as pyjwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from api.clock import utcnow
 from api.extensions import db
-from api.models import LoginTransaction
+from api.models import Authenticator, LoginTransaction
+from api.webauthn import challenges
 from mobile_mock.authenticator import SoftwareAuthenticator, b64url
 from tests.conftest import ANDROID_ORIGIN, bearer
 from tests.webauthn_support import (
@@ -170,6 +172,41 @@ def test_counter_regression_flags_the_credential(auth, account, client, phone, e
     assert listed[0]["blocked"] is True
     activity = client.get("/api/v1/account/activity", headers=bearer(pair["access_token"]))
     assert "counter_regression" in [item["type"] for item in activity.json["items"]]
+
+
+def test_credential_blocked_during_the_checks_is_refused_once_locked(
+    auth, account, client, phone, enrolled, app, monkeypatch
+):
+    """A concurrent sign-in flags the credential as cloned after this one first read it."""
+    mfa, options = bio_options(auth, account)
+    assertion = phone.get(options, origin=ANDROID_ORIGIN)
+    consume = challenges.consume
+
+    def consume_then_flag(challenge):
+        spent = consume(challenge)  # the last step before the credential row is locked
+        flag = (
+            update(Authenticator)
+            .where(Authenticator.id == enrolled["id"])
+            .values(flagged_at=utcnow())
+        )
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as other_request:  # another connection, committed
+                other_request.execute(flag)
+        else:
+            # SQLite serialises writers (BEGIN IMMEDIATE), so no other connection can write
+            # now; flag it in this transaction: what matters is what the locked read sees.
+            db.session.execute(flag)
+        return spent
+
+    monkeypatch.setattr(challenges, "consume", consume_then_flag)
+    response = bio_verify(client, mfa, assertion)
+    assert response.status_code == 401 and response.json["code"] == "webauthn_failed"
+    monkeypatch.undo()
+    device = stored(app, enrolled["id"])
+    assert device.sign_count == 0 and device.last_used_at is None
+    with app.app_context():
+        transaction = db.session.scalars(select(LoginTransaction)).all()[-1]
+        assert transaction.completed_at is None
 
 
 def test_counters_that_stay_zero_are_fine(auth, account, client, phone, enrolled):
