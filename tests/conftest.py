@@ -216,6 +216,22 @@ def clock(app):
     return app.extensions["clock"]
 
 
+@pytest.fixture
+def argon2_inputs(monkeypatch) -> list[str]:
+    """Every password text argon2id is run on during the test (hashes and verifications)."""
+    from api.services import passwords
+
+    seen: list[str] = []
+    run = passwords._run_hashing
+
+    def spy(function, *args):
+        seen.extend(a for a in args if isinstance(a, str) and not a.startswith("$argon2"))
+        return run(function, *args)
+
+    monkeypatch.setattr(passwords, "_run_hashing", spy)
+    return seen
+
+
 # --- accounts and sign-in helpers -----------------------------------------------------
 
 _nir_numbers = itertools.count(1)
