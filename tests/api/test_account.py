@@ -82,6 +82,23 @@ def test_current_password_over_the_cap_once_normalised_is_wrong_without_hashing(
     assert all(len(text) <= 256 for text in argon2_inputs), sorted(map(len, argon2_inputs))
 
 
+def test_over_long_new_password_is_refused_before_any_other_work(
+    client, signed_in, account, monkeypatch
+):
+    """The NIR check hashes every 13-digit run: a 60 000-digit password must not get there."""
+    from api.services import accounts
+
+    digests = []
+    monkeypatch.setattr(accounts, "nir_digest", lambda nir: digests.append(nir) or b"")
+    response = client.put(
+        PASSWORD,
+        json={"current_password": account.password, "new_password": "1" * 60_000},
+        headers=bearer(signed_in["access_token"]),
+    )
+    assert response.status_code == 400 and response.json["reason"] == "too_long"
+    assert len(digests) == 0
+
+
 def test_password_containing_the_nir_is_refused(client, signed_in, account):
     response = client.put(
         PASSWORD,
