@@ -13,6 +13,7 @@ from .clock import Clock
 from .config import Settings
 from .errors import ApiError, UnsupportedMediaType, register_error_handlers
 from .extensions import db, jwt, limiter, migrate
+from .jsonio import ApiJsonProvider
 from .logs import configure_logging
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
@@ -22,9 +23,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Create the app from ``settings`` (default: the environment), validated first."""
     settings = settings or Settings.from_env(**overrides)
     app = Flask(__name__, instance_relative_config=False)
+    app.json = ApiJsonProvider(app)
     app.config.update({name: getattr(settings, name) for name in vars(settings)})
     app.config.update(settings.flask_config())
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # French text stays readable
     app.extensions["settings"] = settings
     app.extensions["clock"] = Clock()
 

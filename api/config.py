@@ -217,10 +217,19 @@ class Settings:
 
 
 def _engine_options(url: str) -> dict[str, object]:
+    # Bound values hold NIR digests, token hashes, addresses: keep them out of the text of
+    # database errors, which reaches logs and tracebacks.
+    common: dict[str, object] = {"hide_parameters": True}
     if url.startswith("sqlite"):
         # Wait for the writer lock instead of failing at once when requests overlap.
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10, "pool_recycle": 1800}
+        return {**common, "connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {
+        **common,
+        "pool_pre_ping": True,
+        "pool_size": 5,
+        "max_overflow": 10,
+        "pool_recycle": 1800,
+    }
 
 
 def _coerce(name: str, type_name: object, raw: str) -> object:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 import time
+import traceback
 from typing import Any, ClassVar
 
 from flask import Flask, Response, json
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -291,5 +292,27 @@ def register_error_handlers(app: Flask) -> None:
         if isinstance(error, OperationalError):
             app.logger.warning("database unavailable: %s", type(error).__name__)
             return problem_response(ServiceUnavailable(headers={"Retry-After": "5"}))
+        if isinstance(error, DBAPIError):
+            app.logger.error("unhandled error", extra=_database_error_fields(error))
+            return problem_response(InternalError())
         app.logger.exception("unhandled error")
         return problem_response(InternalError())
+
+
+def _database_error_fields(error: DBAPIError) -> dict[str, Any]:
+    """Describe a database error by where and what, never by the driver's message.
+
+    The engine hides bound parameters (``hide_parameters``), but the server's own message
+    may quote values: PostgreSQL's DETAIL gives "Key (…)=(…) already exists" or "Failing
+    row contains (…)". Class, SQLSTATE, constraint and the statement with its placeholders
+    say what failed; the stack says where.
+    """
+    orig = error.orig
+    diag = getattr(orig, "diag", None)
+    return {
+        "error": f"{type(error).__name__} ({type(orig).__name__})",
+        "sqlstate": getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None),
+        "constraint": getattr(diag, "constraint_name", None),
+        "statement": error.statement,
+        "stack": "".join(traceback.format_tb(error.__traceback__)),
+    }

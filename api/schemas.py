@@ -81,10 +81,24 @@ class LoginRequest(Strict):
     )
 
 
+class WholeMatch(validate.Regexp):
+    """Like ``validate.Regexp``, but the whole value must match.
+
+    ``Regexp`` uses ``re.match``, where ``$`` also matches before a final newline, so
+    ``"123456\n"`` would pass ``^[0-9]{6}$``. The pattern is kept as written for the
+    OpenAPI description (ECMAScript's ``$`` has no such exception).
+    """
+
+    def __call__(self, value):
+        if not isinstance(value, str) or self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
 class VerifyCodeRequest(Strict):
     code = _str(
         required=True,
-        validate=validate.Regexp(r"^[0-9]{6}$", error="Le code doit comporter 6 chiffres."),
+        validate=WholeMatch(r"^[0-9]{6}$", error="Le code doit comporter 6 chiffres."),
     )
 
 

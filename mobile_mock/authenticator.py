@@ -125,10 +125,14 @@ class SoftwareAuthenticator:
         backup_state: bool = False,
         rp_id: str | None = None,
         credential_id: bytes | None = None,
+        cross_origin: object = False,
+        top_origin: str | None = None,
     ) -> dict[str, Any]:
         """Make a new credential for ``options`` (PublicKeyCredentialCreationOptionsJSON).
 
         ``credential_id`` forces the new credential's id, as a hostile authenticator might.
+        ``cross_origin`` and ``top_origin`` are what the client reports when the page runs
+        in a frame of another site (``crossOrigin: true``, ``topOrigin``).
         """
         rp_id = rp_id or options["rp"].get("id") or _host_of(origin)
         if ES256 not in [p["alg"] for p in options.get("pubKeyCredParams", [])]:
@@ -152,7 +156,9 @@ class SoftwareAuthenticator:
             + credential.cose_public_key()
         )
         auth_data = _rp_hash(rp_id) + bytes([flags]) + struct.pack(">I", 0) + attested
-        client_data = _client_data("webauthn.create", options["challenge"], origin)
+        client_data = _client_data(
+            "webauthn.create", options["challenge"], origin, cross_origin, top_origin
+        )
         if attestation == "none":
             statement: dict[str, Any] = {}
         elif attestation == "packed":
@@ -197,11 +203,14 @@ class SoftwareAuthenticator:
         tamper_signature: bool = False,
         credential_id: bytes | None = None,
         include_user_handle: bool = True,
+        cross_origin: object = False,
+        top_origin: str | None = None,
     ) -> dict[str, Any]:
         """Sign ``options`` (PublicKeyCredentialRequestOptionsJSON) with a matching credential.
 
         ``sign_count`` forces the counter sent (a clone's stale counter); ``counter_step=0``
-        models authenticators whose counter is always 0.
+        models authenticators whose counter is always 0. ``cross_origin`` and ``top_origin``
+        are what the client reports from a frame of another site.
         """
         credential = self.credential_for(options, credential_id, options.get("rpId"))
         if sign_count is None:
@@ -213,7 +222,9 @@ class SoftwareAuthenticator:
         rp = rp_id or credential.rp_id  # rp_id: sign for another RP, as a phishing page would
         flags = _flags(user_present, user_verified, be, bs)
         auth_data = _rp_hash(rp) + bytes([flags]) + struct.pack(">I", sign_count)
-        client_data = _client_data("webauthn.get", options["challenge"], origin)
+        client_data = _client_data(
+            "webauthn.get", options["challenge"], origin, cross_origin, top_origin
+        )
         signature = credential.sign(auth_data + hashlib.sha256(client_data).digest())
         if tamper_signature:
             signature = signature[:-1] + bytes([signature[-1] ^ 0x01])
@@ -294,11 +305,16 @@ def _rp_hash(rp_id: str) -> bytes:
     return hashlib.sha256(rp_id.encode()).digest()
 
 
-def _client_data(kind: str, challenge: str, origin: str) -> bytes:
-    return json.dumps(
-        {"type": kind, "challenge": challenge, "origin": origin, "crossOrigin": False},
-        separators=(",", ":"),
-    ).encode()
+def _client_data(
+    kind: str, challenge: str, origin: str, cross_origin: object, top_origin: str | None
+) -> bytes:
+    """CollectedClientData as a client serialises it (WebAuthn L3 §5.8.1.1)."""
+    data = {"type": kind, "challenge": challenge, "origin": origin}
+    if cross_origin is not None:  # None: left out, as Android's Credential Manager does
+        data["crossOrigin"] = cross_origin
+    if top_origin is not None:
+        data["topOrigin"] = top_origin
+    return json.dumps(data, separators=(",", ":")).encode()
 
 
 def _host_of(origin: str) -> str:

@@ -21,6 +21,7 @@ FAULTS = {
     "replay": "the previous assertion sent again",
     "synced": "a synced passkey (BE and BS flags set)",
     "counter_zero": "an authenticator whose counter is always 0",
+    "framed": "the page ran in another site's frame (crossOrigin true, topOrigin set)",
 }
 
 
@@ -50,6 +51,8 @@ def create_options(faults: list[str]) -> dict[str, Any]:
         kwargs["origin"] = _foreign_origin()
     if "synced" in faults:
         kwargs.update(backup_eligible=True, backup_state=True)
+    if "framed" in faults:
+        kwargs.update(cross_origin=True, top_origin="https://caf-securite.example")
     return kwargs
 
 

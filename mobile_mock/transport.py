@@ -24,7 +24,7 @@ class Transport(Protocol):
 class HttpTransport:
     """Talk to a running service over HTTP(S)."""
 
-    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, *, timeout: float = 60.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._session = requests.Session()

@@ -29,6 +29,7 @@ from api import create_app
 from api.config import Settings
 from api.extensions import db
 from api.services import accounts
+from tests.timeouts import MAIL_SECONDS, SMTP_READY_SECONDS
 
 pytest_plugins = ["tests.live_server", "tests.webauthn_support"]
 
@@ -84,7 +85,9 @@ class SmtpSink:
     def __init__(self, port: int | None = None) -> None:
         self.messages: list[EmailMessage] = []
         self.port = port or _free_port()
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(
+            self, hostname="127.0.0.1", port=self.port, ready_timeout=SMTP_READY_SECONDS
+        )
         self._lock = threading.Lock()
         self._running = False
 
@@ -108,20 +111,26 @@ class SmtpSink:
         with self._lock:
             return [m for m in self.messages if m["To"] == address]
 
-    def last_code(self, address: str, wait: float = 5.0) -> str:
-        """Read the code from the newest sign-in message sent to ``address``.
+    def wait_for(self, address: str, subject: str, wait: float = MAIL_SECONDS) -> EmailMessage:
+        """Return the newest message to ``address`` whose subject holds ``subject``.
 
-        A live server sends mail once its response is out, so allow it a moment.
+        A live server sends mail once its response is out, and on a busy machine that can
+        take a while: poll until it comes.
         """
         deadline = time.monotonic() + wait
         while True:
             for message in reversed(self.to(address)):
-                if "code" in message["Subject"]:
-                    body = message.get_body(preferencelist=("plain",)).get_content()
-                    return re.search(r"^(\d{6})\r?$", body, re.MULTILINE).group(1)
+                if subject in message["Subject"]:
+                    return message
             if time.monotonic() > deadline:
-                raise AssertionError(f"no code was mailed to {address}")
+                raise AssertionError(f"no message about {subject!r} was mailed to {address}")
             time.sleep(0.05)
+
+    def last_code(self, address: str, wait: float = MAIL_SECONDS) -> str:
+        """Read the code from the newest sign-in message sent to ``address``."""
+        message = self.wait_for(address, "code", wait)
+        body = message.get_body(preferencelist=("plain",)).get_content()
+        return re.search(r"^(\d{6})\r?$", body, re.MULTILINE).group(1)
 
 
 def _free_port() -> int:
@@ -150,7 +159,7 @@ def make_settings(database_url: str, smtp_port: int, redis_prefix: str, **overri
         "MAIL_BACKEND": "smtp",
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": smtp_port,
-        "SMTP_TIMEOUT_SECONDS": 5,
+        "SMTP_TIMEOUT_SECONDS": 30,
         "WEBAUTHN_RP_ID": "localhost",
         "WEBAUTHN_ORIGINS": ["http://localhost:8000", ANDROID_ORIGIN],
         "RATELIMIT_STORAGE_URI": TEST_REDIS_URL or "memory://",
@@ -214,6 +223,22 @@ def runner(app):
 @pytest.fixture
 def clock(app):
     return app.extensions["clock"]
+
+
+@pytest.fixture
+def argon2_inputs(monkeypatch) -> list[str]:
+    """Every password text argon2id is run on during the test (hashes and verifications)."""
+    from api.services import passwords
+
+    seen: list[str] = []
+    run = passwords._run_hashing
+
+    def spy(function, *args):
+        seen.extend(a for a in args if isinstance(a, str) and not a.startswith("$argon2"))
+        return run(function, *args)
+
+    monkeypatch.setattr(passwords, "_run_hashing", spy)
+    return seen
 
 
 # --- accounts and sign-in helpers -----------------------------------------------------

@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import _free_port
+from tests.timeouts import COMMAND_SECONDS, STARTUP_SECONDS, STOP_SECONDS
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -41,7 +42,7 @@ class LiveServer:
             env=self.env,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=COMMAND_SECONDS,
             check=False,
         )
 
@@ -124,6 +125,9 @@ def start_live_server(
                 "gthread",
                 "--threads",
                 "4",
+                # A worker still importing the app on a busy machine is not stuck.
+                "--timeout",
+                str(int(STARTUP_SECONDS)),
                 "wsgi:app",
             ],
             cwd=ROOT,
@@ -133,19 +137,24 @@ def start_live_server(
         )
         processes.append((process, log))
         server.process = process
-        _wait_until_up(server.url, process, tmp_path / f"gunicorn-{port}.log")
+        wait_until_up(server.url, process, tmp_path / f"gunicorn-{port}.log")
         return server
 
     start.database_url = live_database_url  # type: ignore[attr-defined]
     yield start
     for process, log in processes:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
         log.close()
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate ``process`` and wait for it; kill it if it will not go."""
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_SECONDS)
 
 
 @pytest.fixture
@@ -154,14 +163,37 @@ def live_server(start_live_server, smtp) -> LiveServer:
     return start_live_server(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp.port))
 
 
-def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+def wait_until_up(
+    url: str,
+    process: subprocess.Popen,
+    log: Path,
+    *,
+    deadline: float = STARTUP_SECONDS,
+    attempt_seconds: float = 10.0,
+) -> None:
+    """Poll ``/healthz`` until it answers 200; fail only if the node exits or time is up.
+
+    gunicorn listens before its workers have imported the app, so early attempts may be
+    refused, reset, left unanswered or answered with an error: every such transient
+    failure is retried until ``deadline`` seconds have passed.
+    """
+    end = time.monotonic() + deadline
+    last = "no answer yet"
+    while True:
         if process.poll() is not None:
             raise RuntimeError(log.read_text(errors="replace")[-4000:])
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            tail = log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(
+                f"the live server did not answer /healthz within {deadline:.0f} s "
+                f"(last: {last})\n{tail}"
+            )
         try:
-            if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
+            response = requests.get(f"{url}/healthz", timeout=min(attempt_seconds, remaining))
+            if response.status_code == 200:
                 return
-        except requests.RequestException:  # not listening yet, or no worker booted yet
-            time.sleep(0.2)
-    raise RuntimeError("the live server did not start")
+            last = f"status {response.status_code}"
+        except requests.RequestException as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        time.sleep(0.2)

@@ -6,6 +6,8 @@ import contextlib
 import socket
 import threading
 
+CONNECT_SECONDS = 30.0
+
 
 class TcpProxy:
     """Forward 127.0.0.1:<port> to a target; ``cut()`` drops everything, ``restore()`` heals."""
@@ -33,10 +35,13 @@ class TcpProxy:
             except OSError:
                 return
             try:
-                upstream = socket.create_connection(self.target, timeout=5)
+                upstream = socket.create_connection(self.target, timeout=CONNECT_SECONDS)
             except OSError:
                 client.close()
                 continue
+            # The timeout was for connecting only: a pumped connection may stay quiet for
+            # as long as a query runs, or as long as it idles in a pool.
+            upstream.settimeout(None)
             with self._lock:
                 self._connections += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):

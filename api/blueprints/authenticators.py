@@ -28,12 +28,18 @@ def registration_options(principal):
 
 @bp.post("")
 @endpoint(
-    summary="Register the authenticator from a RegistrationResponseJSON",
+    summary="Register the authenticator from a RegistrationResponseJSON (sign-in still fresh)",
     body=schemas.EnrolRequest,
     response=schemas.AuthenticatorView,
     status=201,
     auth="access",
-    errors=[e.ValidationError, e.WebAuthnRegistrationFailed, e.AlreadyRegistered, *_ACCESS_ERRORS],
+    errors=[
+        e.ValidationError,
+        e.WebAuthnRegistrationFailed,
+        e.ReauthenticationRequired,
+        e.AlreadyRegistered,
+        *_ACCESS_ERRORS,
+    ],
     tag="account",
 )
 def register(principal, data):

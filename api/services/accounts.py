@@ -103,10 +103,10 @@ def change_password(
             attempts_remaining=max(0, policy.max_failures - attempt.number)
         )
     throttle.reset(key)
-    # The NIR is not stored in clear; check the new password against it by re-deriving
-    # the lookup digest of any 13-character run of the password.
-    _refuse_password_containing_nir(account, new_password)
     passwords.check_new_password(new_password)
+    # The NIR is not stored in clear; check the new password against it by re-deriving
+    # the lookup digest of any 13-character run of the (now length-capped) password.
+    _refuse_password_containing_nir(account, new_password)
     now = utcnow()
     account.password_hash = passwords.hash_password(new_password)
     account.password_changed_at = now

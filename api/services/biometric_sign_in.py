@@ -83,7 +83,7 @@ def finish(flow: login.LoginFlow, payload: dict[str, Any], client: ClientInfo) -
     ).scalar_one_or_none()
     if locked is None:  # removed while the ceremony ran
         _refuse(flow, client, "credential removed")
-    if locked.flagged_at is not None:  # blocked as cloned while the ceremony ran
+    if locked.flagged_at is not None:  # blocked as cloned by a sign-in that ran meanwhile
         _refuse(flow, client, "credential blocked")
     if ceremonies.counter_regressed(locked.sign_count, verified.new_sign_count):
         _flag_as_cloned(flow, locked, client)

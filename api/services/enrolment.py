@@ -63,6 +63,8 @@ def finish_enrolment(
     principal: Principal, payload: dict[str, Any], name: str, client: ClientInfo
 ) -> dict[str, Any]:
     """Verify the new credential, store it, and tell the account holder by email."""
+    # Again here: the sign-in may have grown stale while the person held the phone.
+    _require_fresh_sign_in(principal)
     account = principal.account
     try:
         parsed = ceremonies.parse_registration(payload)

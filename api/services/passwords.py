@@ -2,7 +2,9 @@
 
 Parameters follow OWASP's argon2id minimum (m=19456 KiB, t=2, p=1). Input is
 NFKC-normalised (NIST SP 800-63B) and length-capped before hashing, never truncated:
-an over-long password is refused, so hashing cost stays bounded.
+an over-long password is refused, so hashing cost stays bounded. The cap holds for the
+text as typed and once normalised: NFKC expands some characters ('ﷺ' gives 18), and
+sign-in refuses a typed form over the cap.
 """
 
 from __future__ import annotations
@@ -28,6 +30,20 @@ CONTEXT_WORDS = ("caf", "moncompte", "mon compte", "allocataire", "allocataires"
 
 def normalize(password: str) -> str:
     return unicodedata.normalize("NFKC", password)
+
+
+def _normalized_within_cap(password: str) -> str | None:
+    """Return the NFKC form of ``password``, or None when either form is over the cap."""
+    if len(password) > MAX_LENGTH:  # checked first: bounds the work of normalising
+        return None
+    normalized = normalize(password)
+    return normalized if len(normalized) <= MAX_LENGTH else None
+
+
+def _too_long() -> WeakPassword:
+    return WeakPassword(
+        f"Votre mot de passe ne doit pas dépasser {MAX_LENGTH} caractères.", reason="too_long"
+    )
 
 
 def _hasher() -> PasswordHasher:
@@ -68,16 +84,24 @@ def _run_hashing(function, *args):
 
 
 def hash_password(password: str) -> str:
-    """Return the argon2id hash of a password that already passed the length cap."""
-    return _run_hashing(_hasher().hash, normalize(password))
+    """Return the argon2id hash of ``password``; raise WeakPassword when over the cap."""
+    normalized = _normalized_within_cap(password)
+    if normalized is None:
+        raise _too_long()
+    return _run_hashing(_hasher().hash, normalized)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
-    """Check ``password`` against ``password_hash``; never raises on a mismatch."""
-    if len(password) > MAX_LENGTH:
+    """Check ``password`` against ``password_hash``; never raises on a mismatch.
+
+    A password over the cap cannot match any stored hash: it is wrong, and argon2id never
+    runs on it.
+    """
+    normalized = _normalized_within_cap(password)
+    if normalized is None:
         return False
     try:
-        return _run_hashing(_hasher().verify, password_hash, normalize(password))
+        return _run_hashing(_hasher().verify, password_hash, normalized)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -119,18 +143,15 @@ def check_new_password(password: str, *, nir: str | None = None) -> None:
     No composition rules (NIST SP 800-63B): only length, a list of known passwords
     and words tied to this service or this person.
     """
-    length = len(normalize(password))
-    if length < MIN_LENGTH:
+    normalized = normalize(password)
+    if len(normalized) < MIN_LENGTH:
         raise WeakPassword(
             f"Votre mot de passe doit contenir au moins {MIN_LENGTH} caractères.",
             reason="too_short",
         )
-    if length > MAX_LENGTH:
-        raise WeakPassword(
-            f"Votre mot de passe ne doit pas dépasser {MAX_LENGTH} caractères.",
-            reason="too_long",
-        )
-    lowered = normalize(password).lower()
+    if _normalized_within_cap(password) is None:
+        raise _too_long()
+    lowered = normalized.lower()
     compact = re.sub(r"\s+", "", lowered)
     if nir and (nir.lower() in compact or nir[:7].lower() in compact):
         raise WeakPassword(

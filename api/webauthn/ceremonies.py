@@ -131,8 +131,9 @@ def begin_registration(
 
 # base64url without padding, as WebAuthn's JSON forms use (padding tolerated). Checked
 # before decoding: Python's decoder silently skips characters outside the alphabet, so
-# "abc!" and "abc" would otherwise be the same credential.
-_BASE64URL = re.compile(r"^[A-Za-z0-9_-]*={0,2}$")
+# "abc!" and "abc" would otherwise be the same credential. Matched with fullmatch: "$"
+# alone would let a final newline through.
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 
 
 def _require_base64url(payload: object, response_fields: tuple[str, ...]) -> None:
@@ -141,7 +142,7 @@ def _require_base64url(payload: object, response_fields: tuple[str, ...]) -> Non
     values = [payload.get("id"), payload.get("rawId")]
     values += [payload["response"].get(name) for name in response_fields]
     for value in values:
-        if isinstance(value, str) and not _BASE64URL.match(value):
+        if isinstance(value, str) and not _BASE64URL.fullmatch(value):
             raise MalformedCredential("not base64url")
 
 
@@ -166,9 +167,25 @@ def parse_registration(payload: object) -> ParsedRegistration:
     return ParsedRegistration(credential, client_data.challenge, transports)
 
 
+def _require_top_level_context(client_data_json: bytes) -> None:
+    """Refuse a ceremony that ran in a frame of another site (WebAuthn L3 §7.1 step 10, §7.2).
+
+    The app and the « Mon Compte » page never run inside another site's frame (the page
+    itself refuses framing), so ``crossOrigin`` must be absent or false and ``topOrigin``
+    absent. py_webauthn reads ``crossOrigin`` loosely (``bool("false")`` is true) and
+    ignores ``topOrigin``, hence this check on the raw clientDataJSON.
+    """
+    client_data = json.loads(client_data_json)
+    if client_data.get("crossOrigin", False) is not False:
+        raise CeremonyFailed("crossOrigin: the ceremony ran in a cross-origin frame")
+    if "topOrigin" in client_data:
+        raise CeremonyFailed("topOrigin: the ceremony ran in a frame")
+
+
 def finish_registration(parsed: ParsedRegistration, *, challenge: bytes) -> VerifiedRegistration:
-    """Verify a registration: type, challenge, origin, RP ID, UP, UV, algorithm, attestation."""
+    """Verify a registration: type, challenge, origin, no framing, RP ID, UP, UV, algorithm."""
     rp_id, _, origins = _rp()
+    _require_top_level_context(parsed.credential.response.client_data_json)
     try:
         return verify_registration_response(
             credential=parsed.credential,
@@ -214,13 +231,14 @@ def parse_assertion(payload: object) -> ParsedAssertion:
 def finish_authentication(
     parsed: ParsedAssertion, *, challenge: bytes, public_key: bytes
 ) -> VerifiedAuthentication:
-    """Verify an assertion: type, challenge, origin, RP ID, UP, UV and the signature.
+    """Verify an assertion: type, challenge, origin, no framing, RP ID, UP, UV, signature.
 
     The sign counter is left to the caller (``credential_current_sign_count=0`` turns
     py_webauthn's check off): a regression must be told apart from other failures, and
     acted on only once the signature is known to be genuine.
     """
     rp_id, _, origins = _rp()
+    _require_top_level_context(parsed.credential.response.client_data_json)
     try:
         return verify_authentication_response(
             credential=parsed.credential,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from tests.conftest import bearer
@@ -51,6 +53,10 @@ def test_password_change_ends_other_sessions_and_mails_a_notice(auth, account, c
         ("CAF!!!2026", "context_word"),
         ("aaaaaaaaaaaa", "repetitive"),
         ("x" * 257, "too_long"),
+        ("\ufdfa" * 15, "too_long"),  # 15 characters, 270 once NFKC-normalised
+        # 265 characters as typed (decomposed accents), 210 once normalised: sign-in caps
+        # the typed form at 256, so this one could not be typed the same way to sign in.
+        (unicodedata.normalize("NFD", "Été à Sète, décidé à Orléans ; " * 8)[:265], "too_long"),
     ],
 )
 def test_weak_passwords_are_refused_with_a_reason(client, signed_in, account, new_password, reason):
@@ -63,6 +69,35 @@ def test_weak_passwords_are_refused_with_a_reason(client, signed_in, account, ne
     assert response.json["code"] == "weak_password"
     assert response.json["reason"] == reason
     assert response.json["detail"].startswith(("Votre mot de passe", "Ce mot de passe"))
+
+
+def test_current_password_over_the_cap_once_normalised_is_wrong_without_hashing(
+    client, signed_in, argon2_inputs
+):
+    response = client.put(
+        PASSWORD,
+        json={"current_password": "\ufdfa" * 15, "new_password": "Un tout nouveau secret 42"},
+        headers=bearer(signed_in["access_token"]),
+    )
+    assert response.json["code"] == "invalid_credentials"
+    assert all(len(text) <= 256 for text in argon2_inputs), sorted(map(len, argon2_inputs))
+
+
+def test_over_long_new_password_is_refused_before_any_other_work(
+    client, signed_in, account, monkeypatch
+):
+    """The NIR check hashes every 13-digit run: a 60 000-digit password must not get there."""
+    from api.services import accounts
+
+    digests = []
+    monkeypatch.setattr(accounts, "nir_digest", lambda nir: digests.append(nir) or b"")
+    response = client.put(
+        PASSWORD,
+        json={"current_password": account.password, "new_password": "1" * 60_000},
+        headers=bearer(signed_in["access_token"]),
+    )
+    assert response.status_code == 400 and response.json["reason"] == "too_long"
+    assert len(digests) == 0
 
 
 def test_password_containing_the_nir_is_refused(client, signed_in, account):

@@ -10,10 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import jwt as pyjwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from api.clock import utcnow
 from api.extensions import db
-from api.models import LoginTransaction
+from api.models import Authenticator, LoginTransaction
+from api.webauthn import challenges
 from mobile_mock.authenticator import SoftwareAuthenticator, b64url
 from tests.conftest import ANDROID_ORIGIN, bearer
 from tests.webauthn_support import (
@@ -72,6 +74,15 @@ def test_no_authenticator_means_no_biometric_options(auth, account, client):
         ("wrong RP ID", {"rp_id": "caf-securite.example"}),
         ("tampered signature", {"tamper_signature": True}),
         ("backup eligibility changed", {"backup_eligible": True}),
+        # We never run in a frame of another site (WebAuthn L3 §7.2 step 11).
+        ("cross-origin frame", {"cross_origin": True}),
+        (
+            "framed by another site",
+            {"cross_origin": True, "top_origin": "https://caf-securite.example"},
+        ),
+        ("top origin without crossOrigin", {"top_origin": "https://caf-securite.example"}),
+        ("top origin is our own origin", {"top_origin": ANDROID_ORIGIN}),
+        ("crossOrigin not a boolean", {"cross_origin": "false"}),
     ],
 )
 def test_assertion_refusals_change_nothing(
@@ -96,6 +107,13 @@ def test_assertion_refusals_change_nothing(
 def test_web_origin_is_accepted_too(auth, account, client, phone, enrolled):
     mfa, options = bio_options(auth, account)
     response = bio_verify(client, mfa, phone.get(options, origin="http://localhost:8000"))
+    assert response.status_code == 200
+
+
+def test_client_data_without_cross_origin_is_accepted(auth, account, client, phone, enrolled):
+    """Clients that predate crossOrigin (and some Android versions) leave it out."""
+    mfa, options = bio_options(auth, account)
+    response = bio_verify(client, mfa, phone.get(options, origin=ANDROID_ORIGIN, cross_origin=None))
     assert response.status_code == 200
 
 
@@ -154,6 +172,41 @@ def test_counter_regression_flags_the_credential(auth, account, client, phone, e
     assert listed[0]["blocked"] is True
     activity = client.get("/api/v1/account/activity", headers=bearer(pair["access_token"]))
     assert "counter_regression" in [item["type"] for item in activity.json["items"]]
+
+
+def test_credential_blocked_during_the_checks_is_refused_once_locked(
+    auth, account, client, phone, enrolled, app, monkeypatch
+):
+    """A concurrent sign-in flags the credential as cloned after this one first read it."""
+    mfa, options = bio_options(auth, account)
+    assertion = phone.get(options, origin=ANDROID_ORIGIN)
+    consume = challenges.consume
+
+    def consume_then_flag(challenge):
+        spent = consume(challenge)  # the last step before the credential row is locked
+        flag = (
+            update(Authenticator)
+            .where(Authenticator.id == enrolled["id"])
+            .values(flagged_at=utcnow())
+        )
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as other_request:  # another connection, committed
+                other_request.execute(flag)
+        else:
+            # SQLite serialises writers (BEGIN IMMEDIATE), so no other connection can write
+            # now; flag it in this transaction: what matters is what the locked read sees.
+            db.session.execute(flag)
+        return spent
+
+    monkeypatch.setattr(challenges, "consume", consume_then_flag)
+    response = bio_verify(client, mfa, assertion)
+    assert response.status_code == 401 and response.json["code"] == "webauthn_failed"
+    monkeypatch.undo()
+    device = stored(app, enrolled["id"])
+    assert device.sign_count == 0 and device.last_used_at is None
+    with app.app_context():
+        transaction = db.session.scalars(select(LoginTransaction)).all()[-1]
+        assert transaction.completed_at is None
 
 
 def test_counters_that_stay_zero_are_fine(auth, account, client, phone, enrolled):
@@ -270,13 +323,14 @@ def test_malformed_assertions_are_400(auth, account, client, phone, enrolled, bo
     assert response.json["code"] == "validation_error"
 
 
+@pytest.mark.parametrize("suffix", ["!", "\n"])  # a regex "$" also matches before a final "\n"
 @pytest.mark.parametrize("field", ["signature", "clientDataJSON", "authenticatorData"])
 def test_characters_outside_base64url_are_refused_not_skipped(
-    auth, account, client, phone, enrolled, field
+    auth, account, client, phone, enrolled, field, suffix
 ):
     mfa, options = bio_options(auth, account)
     assertion = phone.get(options, origin=ANDROID_ORIGIN)
-    assertion["response"][field] += "!"  # a lenient decoder would drop it and accept
+    assertion["response"][field] += suffix  # a lenient decoder would drop it and accept
     response = bio_verify(client, mfa, assertion)
     assert response.status_code == 400 and response.json["code"] == "validation_error"
 

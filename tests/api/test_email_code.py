@@ -160,6 +160,21 @@ def test_malformed_codes_are_validation_errors(auth, account):
         assert response.json["code"] == "validation_error"
 
 
+def test_code_with_a_line_break_is_refused_before_counting_an_attempt(auth, account, smtp):
+    """A regex ``$`` also matches before a final newline: "123456\n" must not pass as 6 digits."""
+    mfa = auth.start(account)
+    auth.send_code(mfa)
+    code = smtp.last_code(account.email)
+    for variant in [code + "\n", wrong(code) + "\n", "\n" + code, code + "\r\n", code + " "]:
+        response = auth.verify(mfa, variant)
+        assert response.status_code == 400, repr(variant)
+        assert response.json["code"] == "validation_error"
+    # No attempt was counted: the first wrong code still leaves four more.
+    response = auth.verify(mfa, wrong(code))
+    assert response.status_code == 401 and response.json["attempts_remaining"] == 4
+    assert auth.verify(mfa, code).status_code == 200
+
+
 def test_concurrent_verifications_of_one_code_give_exactly_one_success(app, auth, account, smtp):
     mfa = auth.start(account)
     auth.send_code(mfa)

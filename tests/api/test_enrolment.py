@@ -94,6 +94,27 @@ def test_stale_sign_in_must_sign_in_again(client, signed_in, clock):
     assert response.json["code"] == "reauthentication_required"
 
 
+def test_sign_in_grown_stale_during_the_ceremony_must_sign_in_again(
+    client, signed_in, phone, clock, app
+):
+    """Freshness holds when the credential is posted, not only when options were asked."""
+    access = bearer(signed_in["access_token"])
+    clock.advance(seconds=200)
+    options = client.post(OPTIONS, headers=access)
+    assert options.status_code == 200  # signed in 200 s ago: fresh enough
+    credential = phone.create(options.json, origin=ANDROID_ORIGIN)
+    clock.advance(seconds=101)  # the sign-in is now 301 s old; the challenge is still open
+    response = client.post(
+        AUTHENTICATORS, json={"credential": credential, "name": "Pixel 8"}, headers=access
+    )
+    assert response.status_code == 401
+    assert response.json["code"] == "reauthentication_required"
+    with app.app_context():
+        assert db.session.scalars(select(Authenticator)).all() == []
+    spec = client.get("/api/v1/openapi.json").json
+    assert "reauthentication_required" in str(spec["paths"][AUTHENTICATORS]["post"]["responses"])
+
+
 def test_password_step_token_cannot_enrol(auth, account, client):
     mfa = auth.start(account)
     response = client.post(OPTIONS, headers=bearer(mfa))
@@ -108,6 +129,15 @@ def test_password_step_token_cannot_enrol(auth, account, client):
         ("foreign origin", {"origin": "https://caf-securite.example"}),
         ("wrong app signature", {"origin": "android:apk-key-hash:AAAAAAAAAAAAAAAAAAAAAA"}),
         ("wrong RP ID", {"rp_id": "caf-securite.example"}),
+        # We never run in a frame of another site (WebAuthn L3 §7.1 step 10).
+        ("cross-origin frame", {"cross_origin": True}),
+        (
+            "framed by another site",
+            {"cross_origin": True, "top_origin": "https://caf-securite.example"},
+        ),
+        ("top origin without crossOrigin", {"top_origin": "https://caf-securite.example"}),
+        ("top origin is our own origin", {"top_origin": ANDROID_ORIGIN}),
+        ("crossOrigin not a boolean", {"cross_origin": "false"}),
     ],
 )
 def test_enrolment_refusals(client, signed_in, phone, app, fault, kwargs):
@@ -217,3 +247,21 @@ def test_bytes_after_the_attestation_object_are_refused(client, signed_in, phone
         headers=bearer(signed_in["access_token"]),
     )
     assert response.status_code == 400 and response.json["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("suffix", ["!", "\n"])  # a regex "$" also matches before a final "\n"
+@pytest.mark.parametrize("field", ["clientDataJSON", "attestationObject"])
+def test_characters_outside_base64url_are_refused_at_enrolment(
+    client, signed_in, phone, app, field, suffix
+):
+    options = client.post(OPTIONS, headers=bearer(signed_in["access_token"])).json
+    credential = phone.create(options, origin=ANDROID_ORIGIN)
+    credential["response"][field] += suffix  # a lenient decoder would drop it and accept
+    response = client.post(
+        AUTHENTICATORS,
+        json={"credential": credential, "name": "X"},
+        headers=bearer(signed_in["access_token"]),
+    )
+    assert response.status_code == 400 and response.json["code"] == "validation_error"
+    with app.app_context():
+        assert db.session.scalars(select(Authenticator)).all() == []

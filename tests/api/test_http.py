@@ -201,3 +201,42 @@ def test_behind_a_proxy_limits_and_audit_see_the_real_client(app, client, auth, 
     with app.app_context():
         event = db.session.query(SecurityEvent).filter_by(type="password_failed").one()
         assert event.ip == "192.0.2.44"
+
+
+def _endpoints_reading_a_body(app) -> list[tuple[str, str, str | None]]:
+    """Every (method, path, token kind) whose view reads a JSON body."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        doc = getattr(app.view_functions[rule.endpoint], "api_doc", None)
+        if doc is None or not (doc["body"] or doc["raw_body"]):
+            continue
+        path = rule.rule.replace("<authenticator_id>", "some-id")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((method, path, doc["auth"]))
+    return found
+
+
+def test_deeply_nested_json_is_invalid_json_everywhere(app, client, auth, account):
+    """Nesting that fits in the body cap but not in the parser's recursion: a 400, not a 500."""
+    signed_in = auth.sign_in(account)
+    tokens = {
+        None: None,
+        "mfa": auth.start(account),
+        "access": signed_in["access_token"],
+        "refresh": signed_in["refresh_token"],
+    }
+    bodies = [
+        b"[" * 30_000 + b"]" * 30_000,  # far past the interpreter's recursion limit
+        b'{"a":' * 10_000 + b"1" + b"}" * 10_000,
+        b'{"nir":' + b"[" * 900 + b"]" * 900 + b"}",  # parses, but deeper than any request
+    ]
+    endpoints = _endpoints_reading_a_body(app)
+    assert len(endpoints) >= 6, endpoints
+    for method, path, kind in endpoints:
+        headers = bearer(tokens[kind]) if kind else {}
+        for body in bodies:
+            assert len(body) < 64 * 1024
+            response = client.open(
+                path, method=method, data=body, content_type="application/json", headers=headers
+            )
+            assert_problem(response, 400, "invalid_json")

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from api.extensions import db
 from tests.conftest import bearer
 
 
@@ -55,3 +60,30 @@ def test_errors_never_echo_the_input(client, account):
     )
     text = response.get_data(as_text=True)
     assert account.nir not in text and "Mon secret" not in text
+
+
+def test_database_errors_carry_no_parameter_values(app, client, caplog, capfd):
+    """A failed statement's text reaches logs and tracebacks: never the values bound to it."""
+    caplog.set_level(logging.DEBUG)
+    secret = "1850575123456 Mon secret"
+    # NOT NULL columns left out: an IntegrityError on SQLite and PostgreSQL alike.
+    failing = text("INSERT INTO accounts (id) VALUES (:value)")
+
+    @app.post("/test-only/failing-statement")
+    def failing_statement():
+        db.session.execute(failing, {"value": secret})
+        return ""
+
+    response = client.post("/test-only/failing-statement")
+    assert response.status_code == 500 and response.json["code"] == "internal_error"
+    with app.app_context(), pytest.raises(IntegrityError) as caught:
+        db.session.execute(failing, {"value": secret})
+    logged = caplog.text + "".join(str(vars(record)) for record in caplog.records)
+    logged += "".join(capfd.readouterr())
+    assert "unhandled error" in logged and "IntegrityError" in logged  # we did capture it
+    assert "INSERT INTO accounts" in logged  # the statement, with its placeholder
+    # Not even through the server's own message (PostgreSQL's "Failing row contains …").
+    assert secret not in logged
+    # The exception itself renders no parameters (the driver's message is its own).
+    assert repr(secret) not in str(caught.value)
+    assert "parameters hidden" in str(caught.value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
+import unicodedata
 
 import pytest
 
@@ -113,6 +114,17 @@ def test_unknown_fields_and_over_long_passwords_are_refused(client):
     assert extra.status_code == 400 and "admin" in extra.json["errors"]
     too_long = client.post(LOGIN, json={"nir": "1850575123456", "password": "x" * 257})
     assert too_long.status_code == 400 and "password" in too_long.json["errors"]
+
+
+def test_password_over_the_cap_once_normalised_is_wrong_without_hashing(
+    client, account, argon2_inputs
+):
+    expands = "\ufdfa" * 15  # 15 characters; NFKC turns each into 18
+    assert len(expands) <= 256 < len(unicodedata.normalize("NFKC", expands))
+    for nir in [account.nir, fresh_nir()]:  # known and unknown NIR alike
+        response = client.post(LOGIN, json={"nir": nir, "password": expands})
+        assert response.status_code == 401 and response.json["code"] == "invalid_credentials"
+    assert all(len(text) <= 256 for text in argon2_inputs), sorted(map(len, argon2_inputs))
 
 
 def test_password_may_hold_unicode_and_spaces(auth, make_account):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.timeouts import HTTP_SECONDS
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 PHONE = {"width": 390, "height": 844}
@@ -31,8 +33,11 @@ def browser() -> Iterator:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Playwright's assertions give up after 5 s: on a busy machine a sign-in (argon2id,
+    # then rendering) can take longer. They return as soon as they hold.
+    expect.set_options(timeout=HTTP_SECONDS * 1000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -56,6 +61,8 @@ class VirtualPhone:
 
     def __init__(self, browser, *, user_verified: bool = True) -> None:
         self.context = browser.new_context(viewport=PHONE, locale="fr-FR", device_scale_factor=2)
+        self.context.set_default_timeout(HTTP_SECONDS * 1000)
+        self.context.set_default_navigation_timeout(HTTP_SECONDS * 1000)
         self.page = self.context.new_page()
         self.cdp = self.context.new_cdp_session(self.page)
         self.cdp.send("WebAuthn.enable", {"enableUI": False})

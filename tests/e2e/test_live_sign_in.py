@@ -6,6 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
+from tests.timeouts import HTTP_SECONDS
+
 NIR = "2991299000042"
 PASSWORD = "Une phrase de passe solide"
 
@@ -15,10 +17,14 @@ def create_account(live_server, email: str) -> None:
 
 
 def start_sign_in(api: str, smtp, email: str) -> tuple[str, str]:
-    login = requests.post(f"{api}/auth/login", json={"nir": NIR, "password": PASSWORD}, timeout=10)
+    login = requests.post(
+        f"{api}/auth/login", json={"nir": NIR, "password": PASSWORD}, timeout=HTTP_SECONDS
+    )
     assert login.status_code == 200, login.text
     mfa = login.json()["mfa_token"]
-    sent = requests.post(f"{api}/auth/otp", headers={"Authorization": f"Bearer {mfa}"}, timeout=10)
+    sent = requests.post(
+        f"{api}/auth/otp", headers={"Authorization": f"Bearer {mfa}"}, timeout=HTTP_SECONDS
+    )
     assert sent.status_code == 202, sent.text
     return mfa, smtp.last_code(email)
 
@@ -33,21 +39,22 @@ def test_whole_sign_in_over_http(live_server, smtp):
         f"{api}/auth/otp/verify",
         json={"code": code},
         headers={"Authorization": f"Bearer {mfa}"},
-        timeout=10,
+        timeout=HTTP_SECONDS,
     ).json()
     access = {"Authorization": f"Bearer {pair['access_token']}"}
-    me = requests.get(f"{api}/account", headers=access, timeout=10)
+    me = requests.get(f"{api}/account", headers=access, timeout=HTTP_SECONDS)
     assert me.status_code == 200 and me.json()["email"] == email
 
     refreshed = requests.post(
         f"{api}/auth/refresh",
-        timeout=10,
+        timeout=HTTP_SECONDS,
         headers={"Authorization": f"Bearer {pair['refresh_token']}"},
     )
     assert refreshed.status_code == 200
     new_access = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
-    assert requests.post(f"{api}/auth/logout", headers=new_access, timeout=10).status_code == 204
-    after = requests.get(f"{api}/account", headers=new_access, timeout=10)
+    logout = requests.post(f"{api}/auth/logout", headers=new_access, timeout=HTTP_SECONDS)
+    assert logout.status_code == 204
+    after = requests.get(f"{api}/account", headers=new_access, timeout=HTTP_SECONDS)
     assert after.status_code == 401
     assert after.headers["Content-Type"] == "application/problem+json"
     assert after.json()["code"] == "token_invalid"
@@ -63,7 +70,7 @@ def test_twelve_concurrent_verifications_give_one_success(live_server, smtp):
         return requests.post(
             f"{api}/auth/otp/verify",
             json={"code": code},
-            timeout=30,
+            timeout=HTTP_SECONDS,
             headers={"Authorization": f"Bearer {mfa}"},
         ).status_code
 

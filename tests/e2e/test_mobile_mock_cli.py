@@ -8,6 +8,7 @@ import subprocess
 from mobile_mock import scenario
 from tests.conftest import _free_port
 from tests.live_server import BIN, ROOT
+from tests.timeouts import COMMAND_SECONDS
 
 NIR = "1850575123456"
 PASSWORD = "Bienvenue à la Caf 2026"
@@ -22,7 +23,7 @@ def mobile_mock(*args: str) -> subprocess.CompletedProcess:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=COMMAND_SECONDS,
         check=False,
     )
 

@@ -103,6 +103,7 @@ def test_expired_access_token_is_refreshed_once(new_app, account, app):
         ("replay", "webauthn_failed"),
         ("synced", "webauthn_failed"),  # BE appeared on a single-device credential
         ("counter_zero", "webauthn_failed"),  # the counter fell back to 0 after use
+        ("framed", "webauthn_failed"),
     ],
 )
 def test_each_fault_is_refused_at_sign_in(enrolled_app, account, fault, outcome):
@@ -113,7 +114,7 @@ def test_each_fault_is_refused_at_sign_in(enrolled_app, account, fault, outcome)
     assert caught.value.code == outcome
 
 
-@pytest.mark.parametrize("fault", ["uv_failed", "user_absent", "wrong_app_signature"])
+@pytest.mark.parametrize("fault", ["uv_failed", "user_absent", "wrong_app_signature", "framed"])
 def test_each_fault_is_refused_at_enrolment(new_app, account, fault):
     phone = new_app()
     phone.sign_in_with_code(account.nir, account.password)

@@ -23,6 +23,26 @@ def test_over_long_input_is_refused_without_hashing(app):
         assert not passwords.verify_password(encoded, "x" * 10_000)
 
 
+def test_the_cap_applies_after_normalisation_when_hashing_and_verifying(app, argon2_inputs):
+    expands = "\ufdfa" * 15  # 15 characters, 270 once NFKC-normalised
+    with app.app_context():
+        encoded = passwords.hash_password("Une phrase de passe solide")
+        assert not passwords.verify_password(encoded, expands)
+        with pytest.raises(WeakPassword) as caught:
+            passwords.hash_password(expands)
+        assert caught.value.extra["reason"] == "too_long"
+    assert all(len(text) <= passwords.MAX_LENGTH for text in argon2_inputs)
+
+
+def test_accounts_are_never_created_over_the_cap(app):
+    from api.services import accounts
+
+    with app.app_context(), pytest.raises(WeakPassword):
+        accounts.create_account(
+            "1850575999001", "a@exemple.fr", "\ufdfa" * 15, check_password=False
+        )
+
+
 def test_old_parameters_are_flagged_for_rehash(app):
     weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1, type=Type.ID)
     with app.app_context():
