@@ -89,7 +89,7 @@ def _register_hooks(app: Flask) -> None:
 
     @app.after_request
     def deliver_mail_after_response(response: Response) -> Response:
-        from .services import mailer
+        from .infra import mailer
 
         mail_ids = mailer.take_queued_ids()
         if mail_ids:

@@ -16,8 +16,10 @@ from werkzeug.serving import run_simple
 
 from .config import exposure_warning, settings
 from .errors import ApiError
+from .infra import mailer
 from .nir import mask_email
-from .services import accounts, housekeeping, mailer
+from .services import accounts, housekeeping
+from .uow import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,8 @@ def _fail(error: ApiError) -> None:
 def create_account(nir: str, email: str, password: str) -> None:
     """Create one account."""
     try:
-        account = accounts.create_account(nir, email, password)
+        with unit_of_work():
+            account = accounts.create_account(nir, email, password)
     except ApiError as error:
         _fail(error)
     click.echo(f"Account {account.id} created ({account.nir_masked}).")
@@ -57,9 +60,10 @@ def import_accounts(csv_file) -> None:
     created = failed = 0
     for line, row in enumerate(csv.DictReader(csv_file), start=2):
         try:
-            accounts.create_account(
-                row.get("nir", ""), row.get("email", ""), row.get("password", "")
-            )
+            with unit_of_work():  # one row, one transaction: a refused row leaves no trace
+                accounts.create_account(
+                    row.get("nir", ""), row.get("email", ""), row.get("password", "")
+                )
             created += 1
         except ApiError as error:
             failed += 1
@@ -75,7 +79,8 @@ def import_accounts(csv_file) -> None:
 @click.option("--enable", is_flag=True, help="Re-enable instead.")
 def disable_account(nir: str, enable: bool) -> None:
     """Disable an account (its sessions end at once), or re-enable it."""
-    account = accounts.set_disabled(nir, disabled=not enable)
+    with unit_of_work():
+        account = accounts.set_disabled(nir, disabled=not enable)
     if account is None:
         raise click.ClickException("No account for this NIR.")
     click.echo(f"Account {account.id} {'enabled' if enable else 'disabled'}.")
@@ -150,7 +155,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     upgrade(directory=app.extensions["migrate"].directory)
     if accounts.find_by_nir(DEMO_NIR) is None:
-        accounts.create_account(DEMO_NIR, DEMO_EMAIL, DEMO_PASSWORD)
+        with unit_of_work():
+            accounts.create_account(DEMO_NIR, DEMO_EMAIL, DEMO_PASSWORD)
     click.echo(
         "\nMon Compte is ready.\n"
         f"  API:       http://localhost:{port}/api/v1\n"
@@ -191,7 +197,9 @@ def retry_parked_mail(mail_id: str | None) -> None:
 @maintenance_cli.command("purge")
 def purge() -> None:
     """Delete expired sign-ins, codes, challenges, sessions, old mail and old activity."""
-    for table, count in housekeeping.purge().items():
+    with unit_of_work():
+        counts = housekeeping.purge()
+    for table, count in counts.items():
         click.echo(f"{table}: {count} deleted")
 
 

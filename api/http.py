@@ -24,8 +24,8 @@ from .errors import (
     UnsupportedMediaType,
     ValidationError,
 )
+from .infra.client import ClientInfo
 from .services import login, tokens
-from .services.client import ClientInfo
 from .uow import unit_of_work
 
 AUTH_KINDS = ("mfa", "access", "refresh")

@@ -56,6 +56,10 @@ class Account(db.Model):
     last_code_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     sessions: Mapped[list[AuthSession]] = relationship(back_populates="account")
+    # Read-only view for « Gérer mon compte », oldest first; writes go through the rows.
+    authenticators: Mapped[list[Authenticator]] = relationship(
+        order_by="Authenticator.created_at", viewonly=True
+    )
 
 
 class Throttle(db.Model):

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, post_dump, validate
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import (
+    INCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_dump,
+    pre_dump,
+    validate,
+)
 
 from .clock import isoformat
+from .infra.passwords import MAX_LENGTH
 from .nir import parse_nir
-from .services.passwords import MAX_LENGTH
+from .services.activity import describe as describe_event
 
 _FR = {
     "required": "Ce champ est obligatoire.",
@@ -140,6 +153,8 @@ class TokenPair(Schema):
 
 
 class AccountView(Schema):
+    """What the signed-in person sees of their account (dumped from an ``Account``)."""
+
     id = fields.String()
     nir_masked = fields.String()
     email = fields.String()
@@ -169,14 +184,37 @@ class SessionView(Schema):
     current = fields.Boolean()
 
 
+@dataclass(frozen=True)
+class SessionPage:
+    """The account's open sessions, and which one is asking."""
+
+    sessions: list[Any]
+    current_id: str
+
+
+@dataclass(frozen=True)
+class _MarkedSession:
+    session: Any
+    current: bool
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.session, name)
+
+
 class SessionList(Schema):
     items = fields.List(fields.Nested(SessionView))
 
+    @pre_dump
+    def mark_current(self, page: SessionPage, **kwargs) -> dict[str, Any]:
+        return {"items": [_MarkedSession(s, s.id == page.current_id) for s in page.sessions]}
+
 
 class ActivityItem(Schema):
+    """One security event (dumped from a ``SecurityEvent``), told in French."""
+
     type = fields.String()
-    at = Iso()
-    detail = fields.String()
+    at = Iso(attribute="created_at")
+    detail = fields.Function(describe_event)
 
 
 class ActivityList(Schema):
@@ -319,13 +357,15 @@ class RenameRequest(Strict):
 
 
 class AuthenticatorView(Schema):
+    """A device, dumped from an ``Authenticator``."""
+
     id = fields.String()
     name = fields.String()
     created_at = Iso()
     last_used_at = Iso()
-    backed_up = fields.Boolean()
+    backed_up = fields.Boolean(attribute="backup_state")
     device_type = fields.String()
-    blocked = fields.Boolean()
+    blocked = fields.Function(lambda authenticator: authenticator.flagged_at is not None)
 
 
 class AuthenticatorList(Schema):

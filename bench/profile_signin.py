@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from api import create_app
 from api.config import Settings
 from api.extensions import db
-from api.services import passwords
+from api.infra import passwords
 from mobile_mock.client import MobileApp
 from mobile_mock.device import Device
 from mobile_mock.transport import FlaskTransport
@@ -80,6 +80,7 @@ def main() -> None:
         from api.services import accounts
 
         accounts.create_account("1850575000001", "profil@bench.example", PASSWORD)
+        db.session.commit()
     phone = MobileApp(
         transport=FlaskTransport(app.test_client()), device=Device(), email="profil@bench.example"
     )

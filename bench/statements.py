@@ -212,6 +212,7 @@ def build_app(database_url: str):
     with app.app_context():
         db.create_all()
         accounts.create_account(NIR, EMAIL, PASSWORD)
+        db.session.commit()  # the caller's unit of work (older code committed by itself)
         engine = db.engine
         db.session.remove()
     return app, engine

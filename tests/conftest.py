@@ -29,6 +29,7 @@ from api import create_app
 from api.config import Settings
 from api.extensions import db
 from api.services import accounts
+from api.uow import unit_of_work
 from tests.timeouts import MAIL_SECONDS, SMTP_READY_SECONDS
 
 pytest_plugins = ["tests.live_server", "tests.webauthn_support"]
@@ -228,7 +229,7 @@ def clock(app):
 @pytest.fixture
 def argon2_inputs(monkeypatch) -> list[str]:
     """Every password text argon2id is run on during the test (hashes and verifications)."""
-    from api.services import passwords
+    from api.infra import passwords
 
     seen: list[str] = []
     run = passwords._run_hashing
@@ -263,7 +264,7 @@ def make_account(app):
     ) -> AccountHandle:
         nir = nir or fresh_nir()
         email = email or f"allocataire-{uuid.uuid4().hex[:8]}@exemple.fr"
-        with app.app_context():
+        with app.app_context(), unit_of_work():
             account = accounts.create_account(nir, email, password)
             return AccountHandle(account.id, nir, email, password)
 

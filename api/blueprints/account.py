@@ -7,7 +7,8 @@ from flask import Blueprint
 from .. import errors as e
 from .. import schemas
 from ..http import ACCESS_ERRORS, client_info, endpoint
-from ..services import account_view, accounts, activity, sessions
+from ..services import accounts, activity, sessions
+from ..services import menu as account_menu
 
 bp = Blueprint("account", __name__, url_prefix="/api/v1/account")
 
@@ -23,7 +24,7 @@ _ACCESS_ERRORS = ACCESS_ERRORS
     tag="account",
 )
 def show(principal):
-    return account_view.describe_account(principal.account)
+    return principal.account
 
 
 @bp.get("/menu")
@@ -35,7 +36,7 @@ def show(principal):
     tag="account",
 )
 def menu(principal):
-    return {"items": account_view.menu_items(principal.account)}
+    return {"items": account_menu.items()}
 
 
 @bp.put("/password")
@@ -72,21 +73,9 @@ def change_password(principal, data):
     tag="account",
 )
 def list_sessions(principal):
-    items = [
-        {**_session_fields(s), "current": s.id == principal.session.id}
-        for s in sessions.list_sessions(principal.account.id)
-    ]
-    return {"items": items}
-
-
-def _session_fields(session):
-    return {
-        "id": session.id,
-        "created_at": session.created_at,
-        "last_seen_at": session.last_seen_at,
-        "amr": session.amr,
-        "user_agent": session.user_agent,
-    }
+    return schemas.SessionPage(
+        sessions.list_sessions(principal.account.id), current_id=principal.session.id
+    )
 
 
 @bp.delete("/sessions/<session_id>")
@@ -110,9 +99,4 @@ def end_session(principal, session_id):
     tag="account",
 )
 def show_activity(principal):
-    events = activity.recent_activity(principal.account.id)
-    return {
-        "items": [
-            {"type": e.type, "at": e.created_at, "detail": activity.describe(e)} for e in events
-        ]
-    }
+    return {"items": activity.recent_activity(principal.account.id)}

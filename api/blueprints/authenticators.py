@@ -55,7 +55,7 @@ def register(principal, data):
     tag="account",
 )
 def list_authenticators(principal):
-    return {"items": authenticators.list_for(principal.account.id)}
+    return {"items": principal.account.authenticators}
 
 
 @bp.patch("/<authenticator_id>")

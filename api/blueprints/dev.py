@@ -12,7 +12,7 @@ from .. import errors as e
 from .. import schemas
 from ..errors import ValidationError
 from ..http import endpoint
-from ..services import mailer
+from ..infra import mailer
 
 bp = Blueprint("dev", __name__, url_prefix="/api/v1/dev")
 

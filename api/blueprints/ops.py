@@ -7,8 +7,8 @@ from sqlalchemy import text
 
 from ..errors import ServiceUnavailable
 from ..extensions import db
+from ..infra import mailer
 from ..openapi import build_spec
-from ..services import mailer
 
 bp = Blueprint("ops", __name__)
 

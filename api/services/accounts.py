@@ -11,11 +11,12 @@ from sqlalchemy import select
 from ..clock import utcnow
 from ..errors import InvalidCurrentPassword, TooManyAttempts, ValidationError
 from ..extensions import db
+from ..infra import mail_templates, mailer, passwords, throttle
+from ..infra.client import ClientInfo
+from ..infra.keys import keyed_hash
 from ..models import Account
 from ..nir import mask_nir, parse_nir
-from . import activity, mail_templates, mailer, passwords, sessions, throttle
-from .client import ClientInfo
-from .keys import keyed_hash
+from . import activity, sessions
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
@@ -53,7 +54,7 @@ def create_account(nir: str, email: str, password: str, *, check_password: bool 
         password_changed_at=now,
     )
     db.session.add(account)
-    db.session.commit()
+    db.session.flush()
     return account
 
 
@@ -64,7 +65,6 @@ def set_disabled(nir: str, disabled: bool) -> Account | None:
     account.disabled_at = utcnow() if disabled else None
     if disabled:
         sessions.revoke_all(account.id, reason="disabled")
-    db.session.commit()
     return account
 
 

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from ..clock import utcnow
 from ..extensions import db
+from ..infra.client import ClientInfo
 from ..models import SecurityEvent
-from .client import ClientInfo
 
 _METHODS = {
     "otp": "avec le code reçu par courriel",

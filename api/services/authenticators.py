@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..clock import utcnow
 from ..errors import NotFound
 from ..extensions import db
+from ..infra import mail_templates, mailer
+from ..infra.client import ClientInfo
 from ..models import Account, Authenticator
-from ..webauthn import credentials
-from . import activity, mail_templates, mailer, sessions
-from .client import ClientInfo
-
-
-def describe(authenticator: Authenticator) -> dict[str, Any]:
-    return {
-        "id": authenticator.id,
-        "name": authenticator.name,
-        "created_at": authenticator.created_at,
-        "last_used_at": authenticator.last_used_at,
-        "backed_up": authenticator.backup_state,
-        "device_type": authenticator.device_type,
-        "blocked": authenticator.flagged_at is not None,
-    }
-
-
-def list_for(account_id: str) -> list[dict[str, Any]]:
-    return [describe(a) for a in credentials.of_account(account_id)]
+from . import activity, sessions
 
 
 def _own(account_id: str, authenticator_id: str) -> Authenticator:
@@ -37,11 +19,11 @@ def _own(account_id: str, authenticator_id: str) -> Authenticator:
     return authenticator
 
 
-def rename(account_id: str, authenticator_id: str, name: str, client: ClientInfo) -> dict:
+def rename(account_id: str, authenticator_id: str, name: str, client: ClientInfo) -> Authenticator:
     authenticator = _own(account_id, authenticator_id)
     authenticator.name = name
     activity.record("authenticator_renamed", account_id, client, name=name)
-    return describe(authenticator)
+    return authenticator
 
 
 def remove(account: Account, authenticator_id: str, client: ClientInfo) -> None:

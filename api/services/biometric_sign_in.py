@@ -17,10 +17,11 @@ from webauthn.helpers.structs import CredentialDeviceType
 from ..clock import utcnow
 from ..errors import NoAuthenticator, ValidationError, WebAuthnFailed
 from ..extensions import db
+from ..infra import mail_templates, mailer
+from ..infra.client import ClientInfo
 from ..models import Authenticator
 from ..webauthn import ceremonies, challenges, credentials
-from . import activity, login, mail_templates, mailer, sessions, tokens
-from .client import ClientInfo
+from . import activity, login, sessions, tokens
 
 PURPOSE = "authentication"
 AMR = ["pwd", "hwk", "user"]

@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from ..clock import utcnow
 from ..extensions import db
+from ..infra.keys import keyed_hash, same
 from ..models import KnownDevice
-from .keys import keyed_hash, same
 
 PREFIX = "dt"
 _TOKEN = re.compile(r"^dt_([0-9a-f]{32})\.([A-Za-z0-9_-]{43})$")

@@ -19,11 +19,12 @@ from ..clock import utcnow
 from ..config import settings
 from ..errors import OtpExpired, OtpInvalid, OtpLocked, RateLimited, TokenInvalid
 from ..extensions import db
+from ..infra import mail_templates, mailer
+from ..infra.client import ClientInfo
+from ..infra.keys import keyed_hash, new_code, same
 from ..models import Account, EmailCode, LoginTransaction
 from ..nir import mask_email
-from . import activity, login, mail_templates, mailer, tokens
-from .client import ClientInfo
-from .keys import keyed_hash, new_code, same
+from . import activity, login, tokens
 
 HOUR = timedelta(hours=1)
 

@@ -21,10 +21,11 @@ from ..errors import (
     WebAuthnRegistrationFailed,
 )
 from ..extensions import db
+from ..infra import mail_templates, mailer
+from ..infra.client import ClientInfo
 from ..models import Authenticator
 from ..webauthn import ceremonies, challenges, credentials
-from . import activity, authenticators, mail_templates, mailer
-from .client import ClientInfo
+from . import activity
 from .tokens import Principal
 
 PURPOSE = "registration"
@@ -55,13 +56,12 @@ def begin_enrolment(principal: Principal) -> dict[str, Any]:
     challenges.store(
         challenge, purpose=PURPOSE, account_id=account.id, session_id=principal.session.id
     )
-    db.session.commit()
     return options
 
 
 def finish_enrolment(
     principal: Principal, payload: dict[str, Any], name: str, client: ClientInfo
-) -> dict[str, Any]:
+) -> Authenticator:
     """Verify the new credential, store it, and tell the account holder by email."""
     # Again here: the sign-in may have grown stale while the person held the phone.
     _require_fresh_sign_in(principal)
@@ -87,7 +87,6 @@ def finish_enrolment(
     if credentials.by_credential_id(verified.credential_id) is not None:
         raise AlreadyRegistered()
     if not challenges.consume(challenge):
-        db.session.rollback()
         raise WebAuthnRegistrationFailed()
 
     now = utcnow()
@@ -106,12 +105,12 @@ def finish_enrolment(
         created_at=now,
     )
     db.session.add(authenticator)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # Two accounts racing to register one credential id: the unique index decides
+        # (the request's unit of work is rolled back with this error).
+        raise AlreadyRegistered() from None
     activity.record("authenticator_added", account.id, client, name=name)
     mailer.queue(account.email, mail_templates.authenticator_added(name, now))
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # Two accounts racing to register one credential id: the unique index decides.
-        db.session.rollback()
-        raise AlreadyRegistered() from None
-    return authenticators.describe(authenticator)
+    return authenticator

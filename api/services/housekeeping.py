@@ -63,5 +63,4 @@ def purge() -> dict[str, int]:
         counts[name] = db.session.execute(
             statement.execution_options(synchronize_session=False)
         ).rowcount
-    db.session.commit()
     return counts

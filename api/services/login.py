@@ -20,13 +20,15 @@ from ..clock import utcnow
 from ..config import settings
 from ..errors import InvalidCredentials, TokenExpired, TokenInvalid, TooManyAttempts
 from ..extensions import db
+from ..infra import mail_templates, mailer, passwords, throttle
+from ..infra.client import ClientInfo
+from ..infra.keys import keyed_hash, new_token
+from ..infra.spend import spend_once
 from ..models import Account, LoginTransaction
 from ..nir import mask_email
 from ..webauthn import credentials
-from . import activity, devices, mail_templates, mailer, passwords, throttle, tokens
+from . import activity, devices, tokens
 from .accounts import nir_digest
-from .client import ClientInfo
-from .keys import keyed_hash, new_token
 
 MFA_PREFIX = "mfa"
 
@@ -188,13 +190,9 @@ class LoginFlow:
         self, amr: list[str], client: ClientInfo, *, authenticator_id: str | None = None
     ) -> tokens.TokenPair:
         """Finish the sign-in: close the flow, open a session, remember the device."""
-        done = db.session.execute(
-            update(LoginTransaction)
-            .where(LoginTransaction.id == self.id, LoginTransaction.completed_at.is_(None))
-            .values(completed_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        if done.rowcount != 1:  # another second factor finished it first
+        if not spend_once(
+            LoginTransaction.completed_at, LoginTransaction.id == self.id, at=utcnow()
+        ):  # another second factor finished it first
             raise TokenInvalid()
         account = self.account
         throttle.reset(throttle.key_for("second-factor", account.id))

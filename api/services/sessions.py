@@ -10,9 +10,9 @@ from ..clock import utcnow
 from ..config import settings
 from ..errors import NotFound
 from ..extensions import db
+from ..infra.client import ClientInfo
 from ..models import Account, AuthSession
 from . import activity
-from .client import ClientInfo
 
 # Writing last_seen_at on every request would turn every read into a write.
 LAST_SEEN_GRANULARITY = timedelta(seconds=60)

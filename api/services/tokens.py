@@ -14,16 +14,17 @@ from datetime import timedelta
 
 import jwt as pyjwt
 from flask_jwt_extended import create_access_token
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ..clock import utcnow
 from ..config import JWT_ALGORITHM, settings
 from ..errors import TokenExpired, TokenInvalid, TokenReused
 from ..extensions import db
+from ..infra.client import ClientInfo
+from ..infra.keys import keyed_hash, new_token
+from ..infra.spend import spend_once
 from ..models import Account, AuthSession, RefreshToken
 from . import activity, sessions
-from .client import ClientInfo
-from .keys import keyed_hash, new_token
 
 REFRESH_PREFIX = "rt"
 # Headers that would let a token choose its own key or algorithm are refused outright.
@@ -114,14 +115,7 @@ def rotate_refresh_token(token: str, client: ClientInfo) -> TokenPair:
         raise TokenInvalid()
     if row.expires_at <= now or session.expires_at <= now:
         raise TokenExpired()
-    # The conditional UPDATE is the atomic "spend": of two racing requests, one wins.
-    spent = db.session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.token_hash == digest, RefreshToken.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if spent.rowcount != 1:
+    if not spend_once(RefreshToken.used_at, RefreshToken.token_hash == digest, at=now):
         return _replay_within_grace(token, session, client)
     session.last_seen_at = now
     return _issue(session, _successor(token))

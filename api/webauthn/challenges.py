@@ -9,8 +9,9 @@ from sqlalchemy import select, update
 from ..clock import utcnow
 from ..config import settings
 from ..extensions import db
+from ..infra.keys import keyed_hash
+from ..infra.spend import spend_once
 from ..models import WebAuthnChallenge
-from ..services.keys import keyed_hash
 
 
 def _digest(challenge: bytes) -> bytes:
@@ -79,10 +80,4 @@ def find_open(
 
 def consume(row: WebAuthnChallenge) -> bool:
     """Spend the challenge; of two racing ceremonies exactly one gets True."""
-    spent = db.session.execute(
-        update(WebAuthnChallenge)
-        .where(WebAuthnChallenge.id == row.id, WebAuthnChallenge.used_at.is_(None))
-        .values(used_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    return spent.rowcount == 1
+    return spend_once(WebAuthnChallenge.used_at, WebAuthnChallenge.id == row.id, at=utcnow())

@@ -79,7 +79,8 @@ def test_current_password_over_the_cap_once_normalised_is_wrong_without_hashing(
         json={"current_password": "\ufdfa" * 15, "new_password": "Un tout nouveau secret 42"},
         headers=bearer(signed_in["access_token"]),
     )
-    assert response.json["code"] == "invalid_credentials"
+    assert response.status_code == 400
+    assert response.json["code"] == "invalid_current_password"
     assert all(len(text) <= 256 for text in argon2_inputs), sorted(map(len, argon2_inputs))
 
 

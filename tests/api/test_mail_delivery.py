@@ -9,8 +9,8 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
 from api.extensions import db
+from api.infra import mailer
 from api.models import OutboxMail
-from api.services import mailer
 from tests.conftest import SmtpSink
 
 

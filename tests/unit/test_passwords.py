@@ -2,7 +2,7 @@ import pytest
 from argon2 import PasswordHasher, Type
 
 from api.errors import WeakPassword
-from api.services import passwords
+from api.infra import passwords
 
 
 def test_hash_uses_the_required_argon2id_parameters(app):

@@ -1,7 +1,7 @@
 """The throttle as a service, without HTTP: reservations, growing locks, quiet days."""
 
 from api.extensions import db
-from api.services import throttle
+from api.infra import throttle
 
 POLICY = throttle.Policy(max_failures=5, lock_base_seconds=60, lock_max_seconds=3600)
 

@@ -1,27 +1,11 @@
-"""What the signed-in person sees of their account and of the « Gérer mon compte » menu."""
+"""The « Gérer mon compte » menu the app renders."""
 
 from __future__ import annotations
-
-from typing import Any
-
-from ..models import Account
-from . import authenticators
 
 BASE = "/api/v1/account"
 
 
-def describe_account(account: Account) -> dict[str, Any]:
-    return {
-        "id": account.id,
-        "nir_masked": account.nir_masked,
-        "email": account.email,
-        "created_at": account.created_at,
-        "password_changed_at": account.password_changed_at,
-        "authenticators": authenticators.list_for(account.id),
-    }
-
-
-def menu_items(account: Account) -> list[dict[str, str]]:
+def items() -> list[dict[str, str]]:
     """Return the menu entries the app renders under « Gérer mon compte »."""
     return [
         {
