@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from flask import Response, jsonify, request
 from marshmallow import Schema
@@ -25,10 +25,8 @@ from .errors import (
     ValidationError,
 )
 from .infra.client import ClientInfo
-from .services import login, tokens
 from .uow import unit_of_work
 
-AUTH_KINDS = ("mfa", "access", "refresh")
 # What any endpoint behind an access token may answer.
 ACCESS_ERRORS = [TokenInvalid, TokenExpired]
 
@@ -46,13 +44,14 @@ def bearer_token() -> str:
     return token
 
 
-def _authenticate(kind: str) -> Any:
-    token = bearer_token()
-    if kind == "mfa":
-        return login.LoginFlow.load(token)
-    if kind == "access":
-        return tokens.authenticate_access_token(token)
-    return token
+class Credential(Protocol):
+    """What a bearer token stands for: a login flow, a signed-in principal, a refresh grant."""
+
+    security_scheme: ClassVar[str]  # the OpenAPI security scheme
+    argument: ClassVar[str]  # the view's keyword argument that receives it
+
+    @classmethod
+    def from_bearer(cls, token: str) -> Credential: ...
 
 
 def parse_body(schema: Schema) -> dict[str, Any]:
@@ -88,15 +87,13 @@ def endpoint(
     body: type[Schema] | None = None,
     response: type[Schema] | None = None,
     status: int = 200,
-    auth: str | None = None,
+    requires: type[Credential] | None = None,
     errors: Iterable[type[ApiError]] = (),
     tag: str = "auth",
     raw_body: bool | type[Schema] = False,
     query: list[dict[str, Any]] | None = None,
 ) -> Callable:
-    """Declare an API view: its input, output, token kind and documented errors."""
-    if auth is not None and auth not in AUTH_KINDS:
-        raise ValueError(f"unknown auth kind {auth!r}")
+    """Declare an API view: its input, output, the credential it requires, its errors."""
 
     # Schemas are built once per endpoint, not per request: they hold no request state.
     body_schema = body() if body is not None else None
@@ -114,12 +111,8 @@ def endpoint(
             return jsonify(response_schema.dump(result)), status
 
         def _run(view: Callable, kwargs: dict[str, Any]) -> Any:
-            if auth == "mfa":
-                kwargs["flow"] = _authenticate(auth)
-            elif auth == "access":
-                kwargs["principal"] = _authenticate(auth)
-            elif auth == "refresh":
-                kwargs["refresh_token"] = _authenticate(auth)
+            if requires is not None:
+                kwargs[requires.argument] = requires.from_bearer(bearer_token())
             if body_schema is not None:
                 kwargs["data"] = parse_body(body_schema)
             elif raw_body:
@@ -132,7 +125,7 @@ def endpoint(
             "raw_body": raw_body,
             "response": response,
             "status": status,
-            "auth": auth,
+            "requires": requires,
             "errors": list(errors),
             "tag": tag,
             "query": query or [],

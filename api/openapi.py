@@ -12,11 +12,6 @@ from flask import Flask
 from . import errors as api_errors
 from .schemas import Problem
 
-_SECURITY = {
-    "mfa": "mfaToken",
-    "access": "accessToken",
-    "refresh": "refreshToken",
-}
 # Any endpoint that reads a body may answer these.
 _BODY_ERRORS = [
     api_errors.InvalidJson,
@@ -109,6 +104,6 @@ def _operation(doc: dict[str, Any], rule: Any) -> dict[str, Any]:
         }
     if doc["query"]:
         operation["parameters"] = [{"in": "query", **param} for param in doc["query"]]
-    if doc["auth"]:
-        operation["security"] = [{_SECURITY[doc["auth"]]: []}]
+    if doc["requires"] is not None:
+        operation["security"] = [{doc["requires"].security_scheme: []}]
     return operation

@@ -9,6 +9,7 @@ from .. import schemas
 from ..http import ACCESS_ERRORS, client_info, endpoint
 from ..services import accounts, activity, sessions
 from ..services import menu as account_menu
+from ..services.tokens import Principal
 
 bp = Blueprint("account", __name__, url_prefix="/api/v1/account")
 
@@ -19,7 +20,7 @@ _ACCESS_ERRORS = ACCESS_ERRORS
 @endpoint(
     summary="The signed-in account",
     response=schemas.AccountView,
-    auth="access",
+    requires=Principal,
     errors=_ACCESS_ERRORS,
     tag="account",
 )
@@ -31,7 +32,7 @@ def show(principal):
 @endpoint(
     summary="Entries of the « Gérer mon compte » menu",
     response=schemas.Menu,
-    auth="access",
+    requires=Principal,
     errors=_ACCESS_ERRORS,
     tag="account",
 )
@@ -44,7 +45,7 @@ def menu(principal):
     summary="Change the password; other sessions end and a notice is emailed",
     body=schemas.ChangePasswordRequest,
     status=204,
-    auth="access",
+    requires=Principal,
     errors=[
         e.ValidationError,
         e.WeakPassword,
@@ -68,7 +69,7 @@ def change_password(principal, data):
 @endpoint(
     summary="Open sessions of the account",
     response=schemas.SessionList,
-    auth="access",
+    requires=Principal,
     errors=_ACCESS_ERRORS,
     tag="account",
 )
@@ -82,7 +83,7 @@ def list_sessions(principal):
 @endpoint(
     summary="End one of the account's sessions",
     status=204,
-    auth="access",
+    requires=Principal,
     errors=[e.NotFound, *_ACCESS_ERRORS],
     tag="account",
 )
@@ -94,7 +95,7 @@ def end_session(principal, session_id):
 @endpoint(
     summary="Security events, newest first, in French",
     response=schemas.ActivityList,
-    auth="access",
+    requires=Principal,
     errors=_ACCESS_ERRORS,
     tag="account",
 )

@@ -10,6 +10,8 @@ from ..config import settings
 from ..extensions import limiter
 from ..http import client_info, endpoint
 from ..services import biometric_sign_in, email_code, login, sessions, tokens
+from ..services.login import LoginFlow
+from ..services.tokens import Principal, RefreshGrant
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
@@ -36,7 +38,7 @@ def sign_in(data):
     summary="« Envoyer le code »: email a fresh 6-digit code",
     response=schemas.CodeSent,
     status=202,
-    auth="mfa",
+    requires=LoginFlow,
     errors=[e.TokenInvalid, e.TokenExpired, e.RateLimited],
 )
 def send_code(flow):
@@ -48,7 +50,7 @@ def send_code(flow):
     summary="Check the emailed code and complete the sign-in",
     body=schemas.VerifyCodeRequest,
     response=schemas.TokenPair,
-    auth="mfa",
+    requires=LoginFlow,
     errors=[
         e.ValidationError,
         e.OtpInvalid,
@@ -66,18 +68,18 @@ def verify_code(flow, data):
 @endpoint(
     summary="Rotate the refresh token and get a new token pair",
     response=schemas.TokenPair,
-    auth="refresh",
+    requires=RefreshGrant,
     errors=[e.TokenInvalid, e.TokenExpired, e.TokenReused],
 )
-def refresh(refresh_token):
-    return tokens.rotate_refresh_token(refresh_token, client_info())
+def refresh(grant):
+    return tokens.rotate_refresh_token(grant.token, client_info())
 
 
 @bp.post("/logout")
 @endpoint(
     summary="End the current session: its access and refresh tokens stop working at once",
     status=204,
-    auth="access",
+    requires=Principal,
     errors=[e.TokenInvalid, e.TokenExpired],
 )
 def sign_out(principal):
@@ -88,7 +90,7 @@ def sign_out(principal):
 @endpoint(
     summary="Biometric sign-in: request options listing this account's devices",
     response=schemas.RequestOptions,
-    auth="mfa",
+    requires=LoginFlow,
     errors=[e.NoAuthenticator, e.TokenInvalid, e.TokenExpired],
 )
 def webauthn_options(flow):
@@ -100,7 +102,7 @@ def webauthn_options(flow):
     summary="Biometric sign-in: verify an AuthenticationResponseJSON and complete the sign-in",
     raw_body=schemas.AuthenticationResponseJSON,
     response=schemas.TokenPair,
-    auth="mfa",
+    requires=LoginFlow,
     errors=[e.ValidationError, e.WebAuthnFailed, e.TokenInvalid, e.TokenExpired],
 )
 def webauthn_verify(flow, data):

@@ -8,6 +8,7 @@ from .. import errors as e
 from .. import schemas
 from ..http import ACCESS_ERRORS, client_info, endpoint
 from ..services import authenticators, enrolment
+from ..services.tokens import Principal
 
 bp = Blueprint("authenticators", __name__, url_prefix="/api/v1/account/authenticators")
 
@@ -18,7 +19,7 @@ _ACCESS_ERRORS = ACCESS_ERRORS
 @endpoint(
     summary="Creation options for a platform authenticator (needs a sign-in under 5 minutes)",
     response=schemas.CreationOptions,
-    auth="access",
+    requires=Principal,
     errors=[e.ReauthenticationRequired, *_ACCESS_ERRORS],
     tag="account",
 )
@@ -32,7 +33,7 @@ def registration_options(principal):
     body=schemas.EnrolRequest,
     response=schemas.AuthenticatorView,
     status=201,
-    auth="access",
+    requires=Principal,
     errors=[
         e.ValidationError,
         e.WebAuthnRegistrationFailed,
@@ -50,7 +51,7 @@ def register(principal, data):
 @endpoint(
     summary="The account's authenticators",
     response=schemas.AuthenticatorList,
-    auth="access",
+    requires=Principal,
     errors=_ACCESS_ERRORS,
     tag="account",
 )
@@ -63,7 +64,7 @@ def list_authenticators(principal):
     summary="Rename an authenticator",
     body=schemas.RenameRequest,
     response=schemas.AuthenticatorView,
-    auth="access",
+    requires=Principal,
     errors=[e.ValidationError, e.NotFound, *_ACCESS_ERRORS],
     tag="account",
 )
@@ -77,7 +78,7 @@ def rename(principal, authenticator_id, data):
 @endpoint(
     summary="Remove an authenticator: it stops working and the sessions it opened end at once",
     status=204,
-    auth="access",
+    requires=Principal,
     errors=[e.NotFound, *_ACCESS_ERRORS],
     tag="account",
 )

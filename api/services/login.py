@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import ClassVar
 
 from sqlalchemy import select, update
 
@@ -139,11 +140,15 @@ def _fail(
 class LoginFlow:
     """A sign-in between its password step and its second factor."""
 
+    # How @endpoint(requires=LoginFlow) finds it and names it.
+    security_scheme: ClassVar[str] = "mfaToken"
+    argument: ClassVar[str] = "flow"
+
     transaction: LoginTransaction
     account: Account
 
     @classmethod
-    def load(cls, mfa_token: str) -> LoginFlow:
+    def from_bearer(cls, mfa_token: str) -> LoginFlow:
         """Return the open flow behind an ``mfa_token``; a 401 problem for anything else."""
         if not mfa_token.startswith(MFA_PREFIX + "_"):
             raise TokenInvalid()

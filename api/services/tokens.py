@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import ClassVar
 
 import jwt as pyjwt
 from flask_jwt_extended import create_access_token
@@ -142,9 +143,33 @@ def _replay_within_grace(token: str, session: AuthSession, client: ClientInfo) -
 
 @dataclass(frozen=True)
 class Principal:
+    """The holder of a live access token: their account and session."""
+
+    # How @endpoint(requires=Principal) finds it and names it.
+    security_scheme: ClassVar[str] = "accessToken"
+    argument: ClassVar[str] = "principal"
+
     account: Account
     session: AuthSession
     claims: dict
+
+    @classmethod
+    def from_bearer(cls, token: str) -> Principal:
+        return authenticate_access_token(token)
+
+
+@dataclass(frozen=True)
+class RefreshGrant:
+    """A presented refresh token, checked when it is rotated."""
+
+    security_scheme: ClassVar[str] = "refreshToken"
+    argument: ClassVar[str] = "grant"
+
+    token: str
+
+    @classmethod
+    def from_bearer(cls, token: str) -> RefreshGrant:
+        return cls(token)
 
 
 def authenticate_access_token(token: str) -> Principal:

@@ -212,7 +212,8 @@ def _endpoints_reading_a_body(app) -> list[tuple[str, str, str | None]]:
             continue
         path = rule.rule.replace("<authenticator_id>", "some-id")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            found.append((method, path, doc["auth"]))
+            scheme = doc["requires"].security_scheme if doc["requires"] else None
+            found.append((method, path, scheme))
     return found
 
 
@@ -221,9 +222,9 @@ def test_deeply_nested_json_is_invalid_json_everywhere(app, client, auth, accoun
     signed_in = auth.sign_in(account)
     tokens = {
         None: None,
-        "mfa": auth.start(account),
-        "access": signed_in["access_token"],
-        "refresh": signed_in["refresh_token"],
+        "mfaToken": auth.start(account),
+        "accessToken": signed_in["access_token"],
+        "refreshToken": signed_in["refresh_token"],
     }
     bodies = [
         b"[" * 30_000 + b"]" * 30_000,  # far past the interpreter's recursion limit
