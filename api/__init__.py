@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import middleware
 from .clock import Clock
 from .config import Settings
-from .errors import ApiError, UnsupportedMediaType, register_error_handlers
+from .errors import ApiError, register_error_handlers
 from .extensions import db, jwt, limiter, migrate
 from .jsonio import ApiJsonProvider
 from .logs import configure_logging
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         n = settings.TRUSTED_PROXIES
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     configure_logging(app)
+    middleware.install(app, production=settings.is_production)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
     jwt.init_app(app)
@@ -66,27 +68,6 @@ def _register_blueprints(app: Flask, settings: Settings) -> None:
 
 
 def _register_hooks(app: Flask) -> None:
-    @app.before_request
-    def require_json_body() -> None:
-        # Any body sent to the API must be JSON, even where the endpoint ignores it.
-        has_body = request.method in {"POST", "PUT", "PATCH"} and request.content_length
-        if has_body and not request.is_json:
-            raise UnsupportedMediaType()
-
-    @app.after_request
-    def secure_headers(response: Response) -> Response:
-        headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-        if request.path.startswith("/api/"):
-            headers["Cache-Control"] = "no-store"
-        if app.config["APP_ENV"] == "production":
-            headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-        return response
-
     @app.after_request
     def deliver_mail_after_response(response: Response) -> Response:
         from .infra import mailer
@@ -104,11 +85,6 @@ def _register_hooks(app: Flask) -> None:
 
             response.call_on_close(deliver)
         return response
-
-    @app.teardown_request
-    def rollback_on_error(exc: BaseException | None) -> None:
-        if exc is not None:
-            db.session.rollback()
 
 
 def _tune_sqlite(engine: Any) -> None:

@@ -1,21 +1,19 @@
 """Structured JSON logs with a request id, and nothing secret in them.
 
-Log lines carry method, path, status and timing, never bodies, query strings or the
-Authorization header: NIRs, passwords, codes and tokens stay out by construction.
+Every line carries the request id set by :mod:`api.middleware`; what is logged never
+includes bodies, query strings or the Authorization header: NIRs, passwords, codes and
+tokens stay out by construction.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import time
-import uuid
 
-from flask import Flask, g, request
+from flask import Flask, g
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -57,26 +55,3 @@ def configure_logging(app: Flask) -> None:
     root.propagate = True
     app.logger.handlers[:] = [handler]
     app.logger.setLevel(app.config["LOG_LEVEL"])
-    access = logging.getLogger("api.access")
-
-    @app.before_request
-    def assign_request_id() -> None:
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        g.started = time.perf_counter()
-
-    @app.after_request
-    def log_request(response):
-        response.headers["X-Request-ID"] = g.get("request_id", "")
-        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        # request.path only: the query string could carry an address.
-        access.info(
-            "request",
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": round(elapsed, 1),
-            },
-        )
-        return response
