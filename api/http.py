@@ -104,11 +104,14 @@ def endpoint(
         def wrapper(**kwargs: Any) -> Any:
             with unit_of_work():
                 result = _run(view, kwargs)
-            if isinstance(result, Response):
-                return result
-            if response_schema is None:
+                if isinstance(result, Response):
+                    return result
+                # Dumped inside the unit of work: what the schema reads lazily is read in
+                # the request's own transaction.
+                payload = None if response_schema is None else response_schema.dump(result)
+            if payload is None:
                 return Response(status=status)
-            return jsonify(response_schema.dump(result)), status
+            return jsonify(payload), status
 
         def _run(view: Callable, kwargs: dict[str, Any]) -> Any:
             if requires is not None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from ..clock import utcnow
 from ..extensions import db
 from ..infra.client import ClientInfo
-from ..models import SecurityEvent
+from ..models import SecurityEvent, new_id
 
 _METHODS = {
     "otp": "avec le code reçu par courriel",
@@ -58,19 +58,24 @@ def record(
     account_id: str | None,
     client: ClientInfo | None = None,
     **data: Any,
-) -> SecurityEvent:
-    """Add a security event to the current database transaction."""
+) -> None:
+    """Add a security event to the current database transaction.
+
+    A plain INSERT, not an ORM object: events are written once and never read back in
+    the request that records them.
+    """
     client = client or ClientInfo()
-    event = SecurityEvent(
-        account_id=account_id,
-        type=event_type,
-        created_at=utcnow(),
-        ip=client.ip,
-        user_agent=client.user_agent,
-        data=data,
+    db.session.execute(
+        insert(SecurityEvent).values(
+            id=new_id(),
+            account_id=account_id,
+            type=event_type,
+            created_at=utcnow(),
+            ip=client.ip,
+            user_agent=client.user_agent,
+            data=data,
+        )
     )
-    db.session.add(event)
-    return event
 
 
 def describe(event: SecurityEvent) -> str:

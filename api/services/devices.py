@@ -14,12 +14,12 @@ from __future__ import annotations
 import base64
 import re
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ..clock import utcnow
 from ..extensions import db
 from ..infra.keys import keyed_hash, same
-from ..models import KnownDevice
+from ..models import KnownDevice, new_id
 
 PREFIX = "dt"
 _TOKEN = re.compile(r"^dt_([0-9a-f]{32})\.([A-Za-z0-9_-]{43})$")
@@ -30,9 +30,9 @@ def _mac(device_id: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def token_for(device: KnownDevice) -> str:
-    """Return the device token of ``device``: the same one at every sign-in."""
-    return f"{PREFIX}_{device.id}.{_mac(device.id)}"
+def _token(device_id: str) -> str:
+    """Return the device token of a device: the same one at every sign-in."""
+    return f"{PREFIX}_{device_id}.{_mac(device_id)}"
 
 
 def find_valid(token: str | None, account_id: str) -> KnownDevice | None:
@@ -49,11 +49,22 @@ def find_valid(token: str | None, account_id: str) -> KnownDevice | None:
 def remember(account_id: str, device_id: str | None) -> str:
     """Mark the device that completed a sign-in as used (new if need be); return its token."""
     now = utcnow()
-    device = db.session.get(KnownDevice, device_id) if device_id else None
-    if device is None or device.account_id != account_id or device.revoked_at is not None:
-        device = KnownDevice(account_id=account_id, created_at=now, last_used_at=now)
-        db.session.add(device)
-        db.session.flush()
-    else:
-        device.last_used_at = now
-    return token_for(device)
+    if device_id is not None:
+        known = db.session.execute(
+            update(KnownDevice)
+            .where(
+                KnownDevice.id == device_id,
+                KnownDevice.account_id == account_id,
+                KnownDevice.revoked_at.is_(None),
+            )
+            .values(last_used_at=now)
+            .returning(KnownDevice.id)
+            .execution_options(synchronize_session=False)
+        ).scalar_one_or_none()
+        if known is not None:
+            return _token(known)
+    device_id = new_id()
+    db.session.add(
+        KnownDevice(id=device_id, account_id=account_id, created_at=now, last_used_at=now)
+    )
+    return _token(device_id)

@@ -11,7 +11,7 @@ from ..config import settings
 from ..errors import NotFound
 from ..extensions import db
 from ..infra.client import ClientInfo
-from ..models import Account, AuthSession
+from ..models import Account, AuthSession, new_id
 from . import activity
 
 # Writing last_seen_at on every request would turn every read into a write.
@@ -24,6 +24,7 @@ def start_session(
     """Open a session for a completed sign-in (added to the current transaction)."""
     now = utcnow()
     session = AuthSession(
+        id=new_id(),  # known now: no flush needed before the refresh token points at it
         account_id=account.id,
         amr=amr,
         auth_time=now,
@@ -35,7 +36,6 @@ def start_session(
         user_agent=client.user_agent,
     )
     db.session.add(session)
-    db.session.flush()
     return session
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 import jwt as pyjwt
@@ -46,7 +46,7 @@ def issue_for_new_session(
 ) -> TokenPair:
     """Open a session and return its first token pair (added to the current transaction)."""
     session = sessions.start_session(account, amr, client, authenticator_id=authenticator_id)
-    return _issue(session, new_refresh_token())
+    return _issue(session, new_refresh_token(), now=session.created_at)
 
 
 def new_refresh_token() -> str:
@@ -77,9 +77,8 @@ def _access_token(session: AuthSession) -> tuple[str, int]:
     return access, ttl
 
 
-def _issue(session: AuthSession, refresh: str) -> TokenPair:
+def _issue(session: AuthSession, refresh: str, *, now: datetime) -> TokenPair:
     """Store ``refresh`` for the session and return it with a new access token."""
-    now = utcnow()
     # Sliding lifetime, within the absolute one: the session lives as long as its newest
     # refresh token, and never longer than SESSION_MAX_AGE_SECONDS after its sign-in.
     expires_at = min(
@@ -94,7 +93,8 @@ def _issue(session: AuthSession, refresh: str) -> TokenPair:
             expires_at=expires_at,
         )
     )
-    session.expires_at = expires_at
+    if session.expires_at != expires_at:
+        session.expires_at = expires_at
     access, ttl = _access_token(session)
     return TokenPair(access_token=access, refresh_token=refresh, expires_in=ttl)
 
@@ -107,19 +107,24 @@ def rotate_refresh_token(token: str, client: ClientInfo) -> TokenPair:
     app retrying after a lost answer is not signed out. Any other second use is theft.
     """
     digest = keyed_hash("refresh", token)
-    row = db.session.get(RefreshToken, digest)
-    if row is None:
+    # One round trip: the token and its session.
+    found = db.session.execute(
+        select(RefreshToken.expires_at, AuthSession)
+        .join(AuthSession, AuthSession.id == RefreshToken.session_id)
+        .where(RefreshToken.token_hash == digest)
+    ).first()
+    if found is None:
         raise TokenInvalid()
-    session = db.session.get(AuthSession, row.session_id)
+    token_expires_at, session = found
     now = utcnow()
-    if session is None or session.revoked_at is not None:
+    if session.revoked_at is not None:
         raise TokenInvalid()
-    if row.expires_at <= now or session.expires_at <= now:
+    if token_expires_at <= now or session.expires_at <= now:
         raise TokenExpired()
     if not spend_once(RefreshToken.used_at, RefreshToken.token_hash == digest, at=now):
         return _replay_within_grace(token, session, client)
     session.last_seen_at = now
-    return _issue(session, _successor(token))
+    return _issue(session, _successor(token), now=now)
 
 
 def _replay_within_grace(token: str, session: AuthSession, client: ClientInfo) -> TokenPair:
