@@ -65,6 +65,10 @@ def _register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(ops.bp)
     if settings.dev_outbox_enabled:
         app.register_blueprint(dev.bp)
+    if settings.franceconnect_enabled:
+        from .blueprints import franceconnect
+
+        app.register_blueprint(franceconnect.bp)
 
 
 def _register_hooks(app: Flask) -> None:

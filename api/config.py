@@ -25,6 +25,9 @@ _DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 (a marker, not a secret)
 # The only signing algorithm of access tokens, and the only one accepted.
 JWT_ALGORITHM = "HS256"
 
+# FranceConnect's levels of assurance (eIDAS), weakest first.
+FRANCECONNECT_ACR_LEVELS = ("eidas1", "eidas2", "eidas3")
+
 
 class ConfigError(RuntimeError):
     """The environment describes a configuration the service must not run with."""
@@ -103,6 +106,19 @@ class Settings:
     ARGON2_PARALLELISM: int = 1
     ARGON2_MAX_CONCURRENCY: int = 1
     LOG_LEVEL: str = "INFO"
+    # FranceConnect+ relying party: off while FRANCECONNECT_ISSUER is empty.
+    FRANCECONNECT_ISSUER: str = ""
+    FRANCECONNECT_CLIENT_ID: str = ""
+    FRANCECONNECT_CLIENT_SECRET: str = ""
+    FRANCECONNECT_ACR: str = "eidas2"
+    FRANCECONNECT_REDIRECT_URI: str = ""
+    # Private JWKS (a JSON string) that id_tokens and userinfo are encrypted to.
+    FRANCECONNECT_ENC_KEYS: str = ""
+    FRANCECONNECT_RETURN_URLS: list[str] = field(default_factory=list)
+    # Where the provider's sign-out sends back someone who started from an app link
+    # (default: the first web page of FRANCECONNECT_RETURN_URLS).
+    FRANCECONNECT_POST_LOGOUT_REDIRECT_URI: str = ""
+    FRANCECONNECT_TIMEOUT_SECONDS: int = 10
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -164,6 +180,8 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
+        if self.franceconnect_enabled:
+            self._validate_franceconnect()
         if self.APP_ENV != "production":
             return
         for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
@@ -177,6 +195,61 @@ class Settings:
                 raise ConfigError(f"production origins must use HTTPS: {origin!r}")
         if self.DATABASE_URL.startswith("sqlite"):
             raise ConfigError("production needs a server database (DATABASE_URL)")
+
+    def _validate_franceconnect(self) -> None:
+        from .franceconnect.keys import InvalidKeys, decryption_keys
+
+        production = self.is_production
+        _check_url("FRANCECONNECT_ISSUER", self.FRANCECONNECT_ISSUER, https=production, query=False)
+        _check_url("FRANCECONNECT_REDIRECT_URI", self.FRANCECONNECT_REDIRECT_URI, https=production)
+        if not self.FRANCECONNECT_CLIENT_ID or not self.FRANCECONNECT_CLIENT_SECRET:
+            raise ConfigError("FranceConnect needs FRANCECONNECT_CLIENT_ID and _CLIENT_SECRET")
+        if self.FRANCECONNECT_ACR not in FRANCECONNECT_ACR_LEVELS:
+            raise ConfigError(
+                f"FRANCECONNECT_ACR must be one of {', '.join(FRANCECONNECT_ACR_LEVELS)}"
+            )
+        if not self.FRANCECONNECT_RETURN_URLS:
+            raise ConfigError("FRANCECONNECT_RETURN_URLS must name the web page and the app link")
+        for url in self.FRANCECONNECT_RETURN_URLS:
+            _check_return_url(url, production=production)
+        if self.FRANCECONNECT_POST_LOGOUT_REDIRECT_URI:
+            _check_url(
+                "FRANCECONNECT_POST_LOGOUT_REDIRECT_URI",
+                self.FRANCECONNECT_POST_LOGOUT_REDIRECT_URI,
+                https=production,
+            )
+        elif not any(_is_web(url) for url in self.FRANCECONNECT_RETURN_URLS):
+            raise ConfigError(
+                "FRANCECONNECT_POST_LOGOUT_REDIRECT_URI must be set: no web page in "
+                "FRANCECONNECT_RETURN_URLS to come back to after the provider's sign-out"
+            )
+        if self.FRANCECONNECT_TIMEOUT_SECONDS <= 0:
+            raise ConfigError("FRANCECONNECT_TIMEOUT_SECONDS must be positive")
+        if self.FRANCECONNECT_ENC_KEYS:
+            try:
+                decryption_keys(self.FRANCECONNECT_ENC_KEYS)
+            except InvalidKeys as exc:
+                raise ConfigError(f"FRANCECONNECT_ENC_KEYS: {exc}") from None
+        elif production:
+            # FranceConnect+ encrypts id_tokens and userinfo to the service's key.
+            raise ConfigError("FRANCECONNECT_ENC_KEYS must hold the service's decryption keys")
+
+    def franceconnect_post_logout_uri(self, return_to: str) -> str:
+        """Where the provider's sign-out sends back someone who came from ``return_to``.
+
+        The provider registers web URLs only: a web page comes back to itself, an app link
+        to FRANCECONNECT_POST_LOGOUT_REDIRECT_URI (or the first web page).
+        """
+        if _is_web(return_to):
+            return return_to
+        if self.FRANCECONNECT_POST_LOGOUT_REDIRECT_URI:
+            return self.FRANCECONNECT_POST_LOGOUT_REDIRECT_URI
+        return next(url for url in self.FRANCECONNECT_RETURN_URLS if _is_web(url))
+
+    @property
+    def franceconnect_enabled(self) -> bool:
+        """Whether the service is a FranceConnect+ relying party (FRANCECONNECT_ISSUER set)."""
+        return bool(self.FRANCECONNECT_ISSUER)
 
     @property
     def is_production(self) -> bool:
@@ -214,6 +287,33 @@ class Settings:
             "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
             "RATELIMIT_SWALLOW_ERRORS": True,
         }
+
+
+def _check_url(name: str, url: str, *, https: bool, query: bool = True) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.fragment:
+        raise ConfigError(f"{name} must be an absolute http(s) URL without a fragment")
+    if not query and parts.query:
+        raise ConfigError(f"{name} must have no query")
+    if https and parts.scheme != "https":
+        raise ConfigError(f"{name} must use HTTPS in production: {url!r}")
+
+
+def _is_web(url: str) -> bool:
+    return urlsplit(url).scheme in {"http", "https"}
+
+
+def _check_return_url(url: str, *, production: bool) -> None:
+    """Accept a web page URL or an app link (``fr.caf.moncompte:/fc``), never a fragment."""
+    parts = urlsplit(url)
+    if (
+        not parts.scheme
+        or parts.fragment
+        or (parts.scheme in {"http", "https"} and not parts.netloc)
+    ):
+        raise ConfigError(f"FRANCECONNECT_RETURN_URLS holds an invalid URL: {url!r}")
+    if production and parts.scheme == "http":
+        raise ConfigError(f"production return URLs must use HTTPS: {url!r}")
 
 
 def _engine_options(url: str) -> dict[str, object]:

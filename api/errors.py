@@ -194,6 +194,46 @@ class AlreadyRegistered(ApiError):
     detail = "Cet appareil est déjà associé à un compte."
 
 
+class FranceConnectFailed(ApiError):
+    status = 400
+    code = "franceconnect_failed"
+    title = "Connexion FranceConnect impossible"
+    detail = (
+        "La connexion avec FranceConnect n'a pas abouti. Revenez à la page de connexion "
+        "et réessayez."
+    )
+
+
+class LinkTokenInvalid(ApiError):
+    # Never a 401 from an account endpoint: an app reads a 401 as "signed out".
+    status = 400
+    code = "link_token_invalid"
+    title = "Association expirée"
+    detail = (
+        "Le délai pour associer FranceConnect à votre compte est dépassé. Cliquez à nouveau "
+        "sur « S'identifier avec FranceConnect »."
+    )
+
+
+class LinkRequired(Refusal):
+    # A refusal: the link token it carries is the request's work, kept for the link.
+    status = 409
+    code = "link_required"
+    title = "Compte à associer"
+    detail = (
+        "Votre identité FranceConnect n'est pas encore associée à votre compte Mon Compte. "
+        "Connectez-vous une fois avec votre numéro de sécurité sociale et votre mot de passe "
+        "pour l'associer."
+    )
+
+
+class AlreadyLinked(ApiError):
+    status = 409
+    code = "already_linked"
+    title = "Identité déjà associée"
+    detail = "Cette identité FranceConnect est déjà associée à un autre compte Mon Compte."
+
+
 class PayloadTooLarge(ApiError):
     status = 413
     code = "payload_too_large"

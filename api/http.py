@@ -70,6 +70,14 @@ def parse_body(schema: Schema) -> dict[str, Any]:
         raise ValidationError(errors=_flatten(messages)) from None
 
 
+def parse_query(schema: Schema) -> dict[str, Any]:
+    """Load the query string with ``schema`` (one value per name); a 400 problem otherwise."""
+    try:
+        return schema.load(request.args.to_dict(flat=True))
+    except SchemaError as exc:
+        raise ValidationError(errors=_flatten(exc.messages)) from None
+
+
 def _flatten(messages: dict) -> dict[str, list[str]]:
     flat: dict[str, list[str]] = {}
     for field, value in messages.items():
@@ -92,11 +100,18 @@ def endpoint(
     tag: str = "auth",
     raw_body: bool | type[Schema] = False,
     query: list[dict[str, Any]] | None = None,
+    args: type[Schema] | None = None,
+    also: dict[int, type[Schema] | None] | None = None,
 ) -> Callable:
-    """Declare an API view: its input, output, the credential it requires, its errors."""
+    """Declare an API view: its input, output, the credential it requires, its errors.
+
+    ``args`` is the schema of the query string (the view receives ``args``); ``also``
+    documents other successful answers the view returns itself as a ``Response``.
+    """
 
     # Schemas are built once per endpoint, not per request: they hold no request state.
     body_schema = body() if body is not None else None
+    args_schema = args() if args is not None else None
     response_schema = response() if response is not None else None
 
     def decorator(view: Callable) -> Callable:
@@ -116,6 +131,8 @@ def endpoint(
         def _run(view: Callable, kwargs: dict[str, Any]) -> Any:
             if requires is not None:
                 kwargs[requires.argument] = requires.from_bearer(bearer_token())
+            if args_schema is not None:
+                kwargs["args"] = parse_query(args_schema)
             if body_schema is not None:
                 kwargs["data"] = parse_body(body_schema)
             elif raw_body:
@@ -132,6 +149,8 @@ def endpoint(
             "errors": list(errors),
             "tag": tag,
             "query": query or [],
+            "args": args,
+            "also": also or {},
         }
         return wrapper
 

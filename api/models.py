@@ -162,6 +162,8 @@ class AuthSession(db.Model):
     )
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(256))
+    # The level of assurance an identity provider vouched for (FranceConnect+: eidas1-3).
+    acr: Mapped[str | None] = mapped_column(String(16))
 
     account: Mapped[Account] = relationship(back_populates="sessions")
 
@@ -268,3 +270,81 @@ class WebAuthnChallenge(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class FranceConnectLink(db.Model):
+    """The FranceConnect identity an account holder linked to their account.
+
+    Only what recognises that identity is kept: the provider's subject and a digest of the
+    pivot identity (to notice when it changes), both as keyed hashes. Never the names, the
+    birth date or any other claim.
+    """
+
+    __tablename__ = "franceconnect_links"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    # One FranceConnect identity for one account, whichever way round.
+    sub_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    pivot_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class FranceConnectAttempt(db.Model):
+    """One FranceConnect+ sign-in, from « S'identifier avec FranceConnect » to its outcome.
+
+    What a verified callback learned waits here for the app's hand-off, then for a link:
+    the given and family names (shown once, when linking) and the id_token (sealed, moved
+    to the session it opens) are erased as soon as they have served, and the whole row
+    goes with the purge once ``expires_at`` has passed.
+    """
+
+    __tablename__ = "franceconnect_attempts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    nonce_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    return_to: Mapped[str] = mapped_column(String(512))
+    # The app's PKCE challenge (S256): only the holder of its verifier gets the result.
+    code_challenge: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    sub_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    pivot_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    acr: Mapped[str | None] = mapped_column(String(16))
+    given_name: Mapped[str | None] = mapped_column(String(256))
+    family_name: Mapped[str | None] = mapped_column(String(256))
+    id_token: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class FranceConnectSecret(db.Model):
+    """A one-time secret of an attempt: its ``state``, its hand-off, its link token."""
+
+    __tablename__ = "franceconnect_secrets"
+
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    attempt_id: Mapped[str] = mapped_column(
+        ForeignKey("franceconnect_attempts.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(16))  # "state" | "handoff" | "link"
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class FranceConnectSession(db.Model):
+    """What signing out of a session opened with FranceConnect+ needs, while it lives.
+
+    The provider's sign-out wants the id_token as ``id_token_hint``. It is kept sealed
+    (AES-GCM under a key derived from ``SECRET_KEY``) and goes at sign-out or with its
+    session.
+    """
+
+    __tablename__ = "franceconnect_sessions"
+
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    id_token: Mapped[bytes] = mapped_column(LargeBinary)
+    post_logout_redirect_uri: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -73,6 +73,10 @@ def _operation(doc: dict[str, Any], rule: Any) -> dict[str, Any]:
     if doc["response"] is not None:
         success["content"] = {"application/json": {"schema": doc["response"]}}
     responses: dict[str, Any] = {str(doc["status"]): success}
+    for status, schema in doc["also"].items():
+        responses[str(status)] = {"description": "Succès"}
+        if schema is not None:
+            responses[str(status)]["content"] = {"application/json": {"schema": schema}}
     by_status: dict[int, list[str]] = {}
     errors = list(doc["errors"])
     if doc["body"] is not None or doc["raw_body"]:
@@ -104,6 +108,8 @@ def _operation(doc: dict[str, Any], rule: Any) -> dict[str, Any]:
         }
     if doc["query"]:
         operation["parameters"] = [{"in": "query", **param} for param in doc["query"]]
+    if doc["args"] is not None:
+        operation["parameters"] = [{"in": "query", "schema": doc["args"]}]
     if doc["requires"] is not None:
         operation["security"] = [{doc["requires"].security_scheme: []}]
     return operation

@@ -116,8 +116,61 @@ class VerifyCodeRequest(Strict):
 
 
 class ChangePasswordRequest(Strict):
-    current_password = _str(required=True, validate=validate.Length(max=MAX_LENGTH))
+    current_password = _str(
+        load_default=None,
+        validate=validate.Length(max=MAX_LENGTH),
+        metadata={
+            "description": "Required, except within REAUTH_MAX_AGE_SECONDS of a FranceConnect+ "
+            "sign-in (the recovery of someone who lost their password)."
+        },
+    )
     new_password = _str(required=True)
+
+
+CODE_CHALLENGE_PATTERN = r"^[A-Za-z0-9_-]{43}$"
+CODE_VERIFIER_PATTERN = r"^[A-Za-z0-9._~-]{43,128}$"
+
+
+class FranceConnectStart(Strict):
+    """The query of ``GET /auth/franceconnect/start``."""
+
+    return_to = _str(
+        required=True,
+        validate=validate.Length(max=512),
+        metadata={"description": "Where to come back: exactly one of FRANCECONNECT_RETURN_URLS."},
+    )
+    code_challenge = _str(
+        required=True,
+        validate=WholeMatch(
+            CODE_CHALLENGE_PATTERN, error="Le code_challenge doit être un défi PKCE S256."
+        ),
+        metadata={
+            "pattern": CODE_CHALLENGE_PATTERN,
+            "description": "BASE64URL(SHA-256(code_verifier)), RFC 7636 S256.",
+        },
+    )
+    code_challenge_method = _str(load_default="S256", validate=validate.OneOf(["S256"]))
+
+
+class FranceConnectComplete(Strict):
+    handoff = _str(required=True, validate=validate.Length(min=1, max=128))
+    code_verifier = _str(
+        required=True,
+        validate=WholeMatch(
+            CODE_VERIFIER_PATTERN, error="Le code_verifier doit comporter 43 à 128 caractères."
+        ),
+        metadata={"pattern": CODE_VERIFIER_PATTERN},
+    )
+    device_token = _str(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=128),
+        metadata={"description": "The device_token this app or browser got at its last sign-in."},
+    )
+
+
+class FranceConnectLinkRequest(Strict):
+    link_token = _str(required=True, validate=validate.Length(min=1, max=128))
 
 
 # --- responses ------------------------------------------------------------------------
@@ -152,8 +205,30 @@ class TokenPair(Schema):
         return data
 
 
+class FranceConnectStatus(Schema):
+    linked = fields.Boolean()
+    linked_at = Iso()
+
+    @post_dump
+    def drop_empty_date(self, data, **kwargs):
+        if data.get("linked_at") is None:
+            data.pop("linked_at", None)
+        return data
+
+
+@dataclass(frozen=True)
+class AccountPage:
+    """An account, with its FranceConnect link status (None while FranceConnect is off)."""
+
+    account: Any
+    franceconnect: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.account, name)
+
+
 class AccountView(Schema):
-    """What the signed-in person sees of their account (dumped from an ``Account``)."""
+    """What the signed-in person sees of their account (dumped from an ``AccountPage``)."""
 
     id = fields.String()
     nir_masked = fields.String()
@@ -161,6 +236,32 @@ class AccountView(Schema):
     created_at = Iso()
     password_changed_at = Iso()
     authenticators = fields.List(fields.Nested(lambda: AuthenticatorView()))
+    franceconnect = fields.Nested(
+        FranceConnectStatus,
+        metadata={"description": "Present when the service is a FranceConnect+ relying party."},
+    )
+
+    @post_dump
+    def drop_franceconnect_when_off(self, data, **kwargs):
+        if data.get("franceconnect") is None:
+            data.pop("franceconnect", None)
+        return data
+
+
+class FranceConnectLinked(Schema):
+    linked_at = Iso()
+    given_name = fields.String()
+    family_name = fields.String()
+
+
+class FranceConnectLogout(Schema):
+    franceconnect_logout_url = fields.String(
+        metadata={"description": "Open it to sign out at FranceConnect too."}
+    )
+
+
+class Jwks(Schema):
+    keys = fields.List(fields.Dict())
 
 
 class MenuItem(Schema):
@@ -242,6 +343,8 @@ class Problem(Schema):
     attempts_remaining = fields.Integer()
     retry_after = fields.Integer()
     reason = fields.String()
+    link_token = fields.String()
+    expires_in = fields.Integer()
 
 
 # --- WebAuthn -------------------------------------------------------------------------

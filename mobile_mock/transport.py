@@ -20,6 +20,9 @@ class Transport(Protocol):
         self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None
     ) -> Reply: ...
 
+    def navigate(self, path: str) -> Reply:
+        """GET a page as a browser would, without following its redirect."""
+
 
 class HttpTransport:
     """Talk to a running service over HTTP(S)."""
@@ -34,11 +37,21 @@ class HttpTransport:
         response = self._session.request(
             method, self.base_url + path, json=json, headers=headers, timeout=self.timeout
         )
-        try:
-            body = response.json() if response.content else None
-        except ValueError:
-            body = response.text
-        return Reply(response.status_code, dict(response.headers), body)
+        return _reply(response)
+
+    def navigate(self, path: str) -> Reply:
+        response = self._session.get(
+            self.base_url + path, allow_redirects=False, timeout=self.timeout
+        )
+        return _reply(response)
+
+
+def _reply(response: requests.Response) -> Reply:
+    try:
+        body = response.json() if response.content else None
+    except ValueError:
+        body = response.text
+    return Reply(response.status_code, dict(response.headers), body)
 
 
 class FlaskTransport:
@@ -50,5 +63,10 @@ class FlaskTransport:
     def request(self, method, path, *, json=None, headers=None) -> Reply:
         headers = {"User-Agent": "mobile-mock/1.0 (Caf app simulator)", **(headers or {})}
         response = self.client.open(path, method=method, json=json, headers=headers)
+        body = response.get_json(silent=True) if response.data else None
+        return Reply(response.status_code, dict(response.headers), body)
+
+    def navigate(self, path: str) -> Reply:
+        response = self.client.get(path, headers={"User-Agent": "mobile-mock/1.0 (browser)"})
         body = response.get_json(silent=True) if response.data else None
         return Reply(response.status_code, dict(response.headers), body)

@@ -32,7 +32,7 @@ from api.services import accounts
 from api.uow import unit_of_work
 from tests.timeouts import MAIL_SECONDS, SMTP_READY_SECONDS
 
-pytest_plugins = ["tests.live_server", "tests.webauthn_support"]
+pytest_plugins = ["tests.live_server", "tests.webauthn_support", "tests.franceconnect_support"]
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")

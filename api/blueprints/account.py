@@ -7,7 +7,7 @@ from flask import Blueprint
 from .. import errors as e
 from .. import schemas
 from ..http import ACCESS_ERRORS, client_info, endpoint
-from ..services import accounts, activity, sessions
+from ..services import accounts, activity, franceconnect_link, sessions
 from ..services import menu as account_menu
 from ..services.tokens import Principal
 
@@ -25,7 +25,8 @@ _ACCESS_ERRORS = ACCESS_ERRORS
     tag="account",
 )
 def show(principal):
-    return principal.account
+    account = principal.account
+    return schemas.AccountPage(account, franceconnect=franceconnect_link.status(account.id))
 
 
 @bp.get("/menu")
@@ -51,6 +52,7 @@ def menu(principal):
         e.WeakPassword,
         e.InvalidCurrentPassword,
         e.TooManyAttempts,
+        e.ReauthenticationRequired,
         *_ACCESS_ERRORS,
     ],
     tag="account",
@@ -60,7 +62,7 @@ def change_password(principal, data):
         principal.account,
         data["current_password"],
         data["new_password"],
-        keep_session_id=principal.session.id,
+        session=principal.session,
         client=client_info(),
     )
 

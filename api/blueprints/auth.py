@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, jsonify
 
 from .. import errors as e
 from .. import schemas
 from ..config import settings
 from ..extensions import limiter
 from ..http import client_info, endpoint
-from ..services import biometric_sign_in, email_code, login, sessions, tokens
+from ..services import biometric_sign_in, email_code, franceconnect_logout, login, sessions, tokens
 from ..services.login import LoginFlow
 from ..services.tokens import Principal, RefreshGrant
 
@@ -77,13 +77,19 @@ def refresh(grant):
 
 @bp.post("/logout")
 @endpoint(
-    summary="End the current session: its access and refresh tokens stop working at once",
+    summary="End the current session: its access and refresh tokens stop working at once "
+    "(200 with the provider's sign-out URL for a session opened with FranceConnect+)",
     status=204,
+    also={200: schemas.FranceConnectLogout},
     requires=Principal,
     errors=[e.TokenInvalid, e.TokenExpired],
 )
 def sign_out(principal):
     sessions.sign_out(principal.session, client_info())
+    logout_url = franceconnect_logout.end_session_url(principal.session)
+    if logout_url is not None:
+        return jsonify(schemas.FranceConnectLogout().dump({"franceconnect_logout_url": logout_url}))
+    return None
 
 
 @bp.post("/webauthn/options")

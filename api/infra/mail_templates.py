@@ -175,3 +175,44 @@ def authenticator_removed(name: str, at: datetime) -> MailMessage:
             _NOT_YOU,
         ],
     )
+
+
+def franceconnect_linked(at: datetime) -> MailMessage:
+    return _render(
+        "FranceConnect a été associé à votre compte",
+        [
+            f"Le {_paris(at)}, votre espace Mon Compte a été associé à votre identité "
+            "FranceConnect. Vous pouvez désormais vous connecter avec le bouton "
+            "« S'identifier avec FranceConnect », sans mot de passe ni code.",
+            "Si c'était vous, vous n'avez rien à faire.",
+            "Si ce n'était pas vous, retirez FranceConnect depuis le menu « Gérer mon compte », "
+            "puis changez votre mot de passe.",
+        ],
+    )
+
+
+def franceconnect_unlinked(at: datetime) -> MailMessage:
+    return _render(
+        "FranceConnect a été retiré de votre compte",
+        [
+            f"Le {_paris(at)}, FranceConnect a été retiré de votre espace Mon Compte. Il ne "
+            "peut plus servir à vous connecter, et les connexions ouvertes avec lui ont été "
+            "fermées.",
+            _NOT_YOU,
+        ],
+    )
+
+
+def franceconnect_identity_changed(at: datetime) -> MailMessage:
+    return _render(
+        "Connexion avec FranceConnect refusée",
+        [
+            f"Le {_paris(at)}, une connexion à votre espace Mon Compte avec FranceConnect a été "
+            "refusée : l'identité transmise par FranceConnect ne correspond plus à celle "
+            "associée à votre compte.",
+            "Si vos informations d'état civil ont changé, connectez-vous avec votre numéro de "
+            "sécurité sociale et votre mot de passe, puis associez à nouveau FranceConnect "
+            "depuis le menu « Gérer mon compte ».",
+            _NOT_YOU,
+        ],
+    )

@@ -5,16 +5,23 @@ from __future__ import annotations
 import math
 import re
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from ..clock import utcnow
-from ..errors import InvalidCurrentPassword, TooManyAttempts, ValidationError
+from ..config import settings
+from ..errors import (
+    InvalidCurrentPassword,
+    ReauthenticationRequired,
+    TooManyAttempts,
+    ValidationError,
+)
 from ..extensions import db
 from ..infra import mail_templates, mailer, passwords, throttle
 from ..infra.client import ClientInfo
 from ..infra.keys import keyed_hash
-from ..models import Account
+from ..models import Account, AuthSession
 from ..nir import mask_nir, parse_nir
 from . import activity, sessions
 
@@ -70,17 +77,45 @@ def set_disabled(nir: str, disabled: bool) -> Account | None:
 
 def change_password(
     account: Account,
-    current_password: str,
+    current_password: str | None,
     new_password: str,
     *,
-    keep_session_id: str,
+    session: AuthSession,
     client: ClientInfo,
 ) -> None:
     """Replace the password, end every other session and tell the account holder.
 
     Guesses of the current password (a stolen access token) are counted before they are
     checked, like the password step's: 5 in a row lock the change, growing each time.
+    Someone who lost their password proves who they are with FranceConnect+ instead: in
+    a session it opened less than ``REAUTH_MAX_AGE_SECONDS`` ago, the current password
+    may be left out.
     """
+    if current_password is None:
+        _require_fresh_franceconnect_session(session)
+    else:
+        _check_current_password(account, current_password, client)
+    passwords.check_new_password(new_password)
+    # The NIR is not stored in clear; check the new password against it by re-deriving
+    # the lookup digest of any 13-character run of the (now length-capped) password.
+    _refuse_password_containing_nir(account, new_password)
+    now = utcnow()
+    account.password_hash = passwords.hash_password(new_password)
+    account.password_changed_at = now
+    sessions.revoke_all(account.id, reason="password_changed", except_session_id=session.id)
+    activity.record("password_changed", account.id, client)
+    mailer.queue(account.email, mail_templates.password_changed(now))
+
+
+def _require_fresh_franceconnect_session(session: AuthSession) -> None:
+    if "fc" not in session.amr:
+        raise ValidationError(errors={"current_password": ["Ce champ est obligatoire."]})
+    max_age = timedelta(seconds=settings().REAUTH_MAX_AGE_SECONDS)
+    if utcnow() - session.auth_time > max_age:
+        raise ReauthenticationRequired()
+
+
+def _check_current_password(account: Account, current_password: str, client: ClientInfo) -> None:
     key = throttle.key_for("password-change", account.id)
     policy = throttle.password_policy()
     attempt = throttle.reserve(key, policy)
@@ -103,16 +138,6 @@ def change_password(
             attempts_remaining=max(0, policy.max_failures - attempt.number)
         )
     throttle.reset(key)
-    passwords.check_new_password(new_password)
-    # The NIR is not stored in clear; check the new password against it by re-deriving
-    # the lookup digest of any 13-character run of the (now length-capped) password.
-    _refuse_password_containing_nir(account, new_password)
-    now = utcnow()
-    account.password_hash = passwords.hash_password(new_password)
-    account.password_changed_at = now
-    sessions.revoke_all(account.id, reason="password_changed", except_session_id=keep_session_id)
-    activity.record("password_changed", account.id, client)
-    mailer.queue(account.email, mail_templates.password_changed(now))
 
 
 def _refuse_password_containing_nir(account: Account, password: str) -> None:

@@ -14,6 +14,7 @@ from ..models import SecurityEvent, new_id
 _METHODS = {
     "otp": "avec le code reçu par courriel",
     "webauthn": "avec la biométrie de votre téléphone",
+    "fc": "avec FranceConnect",
 }
 
 # What the person reads in "Mon activité". Placeholders come from the event's data,
@@ -46,6 +47,18 @@ _LABELS: dict[str, str] = {
         "les connexions ouvertes avec lui ont été fermées."
     ),
     "webauthn_failed": "Échec d'une connexion biométrique.",
+    "franceconnect_linked": (
+        "Votre compte a été associé à FranceConnect : vous pouvez vous connecter avec "
+        "FranceConnect."
+    ),
+    "franceconnect_unlinked": (
+        "FranceConnect a été retiré de votre compte ; les connexions ouvertes avec "
+        "FranceConnect ont été fermées."
+    ),
+    "franceconnect_identity_changed": (
+        "Une connexion avec FranceConnect a été refusée : l'identité reçue ne correspond plus "
+        "à celle associée à votre compte."
+    ),
     "counter_regression": (
         "Appareil « {name} » bloqué : il semble avoir été copié. "
         "Il ne peut plus servir à vous connecter."

@@ -17,6 +17,7 @@ from ..extensions import db
 from ..models import (
     AuthSession,
     EmailCode,
+    FranceConnectAttempt,
     LoginTransaction,
     OutboxMail,
     RefreshToken,
@@ -40,6 +41,10 @@ def purge() -> dict[str, int]:
         ),
         "email_codes": delete(EmailCode).where(EmailCode.expires_at < cutoff),
         "login_transactions": delete(LoginTransaction).where(LoginTransaction.expires_at < cutoff),
+        # With their secrets, and what a callback learned (names, a sealed id_token).
+        "franceconnect_attempts": delete(FranceConnectAttempt).where(
+            FranceConnectAttempt.expires_at < cutoff
+        ),
         # Spent refresh tokens stay while their session lives: they reveal token theft.
         "refresh_tokens": delete(RefreshToken).where(RefreshToken.expires_at < cutoff),
         "sessions": delete(AuthSession).where(

@@ -4,8 +4,8 @@ The password step (:func:`begin_login`) opens a server-side login transaction an
 out only an opaque ``mfa_token``. Everything after it receives a :class:`LoginFlow`: the
 second factors (the emailed code, biometrics) check their proof, then either record a
 failure on the flow or complete it. Completing is atomic (only one second factor can
-finish a sign-in), resets the account's second-factor count, opens the session and
-remembers the device.
+finish a sign-in) and goes through :func:`open_session`, as does a FranceConnect+ sign-in:
+it resets the account's second-factor count, opens the session and remembers the device.
 """
 
 from __future__ import annotations
@@ -199,7 +199,32 @@ class LoginFlow:
             LoginTransaction.completed_at, LoginTransaction.id == self.id, at=utcnow()
         ):  # another second factor finished it first
             raise TokenInvalid()
-        account = self.account
-        throttle.reset(throttle.key_for("second-factor", account.id))
-        pair = tokens.issue_for_new_session(account, amr, client, authenticator_id=authenticator_id)
-        return replace(pair, device_token=devices.remember(account.id, self.transaction.device_id))
+        return open_session(
+            self.account,
+            amr,
+            client,
+            authenticator_id=authenticator_id,
+            device_id=self.transaction.device_id,
+        )
+
+
+def open_session(
+    account: Account,
+    amr: list[str],
+    client: ClientInfo,
+    *,
+    authenticator_id: str | None = None,
+    acr: str | None = None,
+    device_id: str | None = None,
+) -> tokens.TokenPair:
+    """Open the session of a completed sign-in: every way in ends here.
+
+    A complete sign-in proves the holder is there, so the account's count of wrong second
+    factors starts again; the device that signed in is remembered (a new one if
+    ``device_id`` is not a live device of this account).
+    """
+    throttle.reset(throttle.key_for("second-factor", account.id))
+    pair = tokens.issue_for_new_session(
+        account, amr, client, authenticator_id=authenticator_id, acr=acr
+    )
+    return replace(pair, device_token=devices.remember(account.id, device_id))

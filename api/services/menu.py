@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
+from ..config import settings
+
 BASE = "/api/v1/account"
+
+_FRANCECONNECT = [
+    {
+        "id": "franceconnect_link",
+        "label": "Associer FranceConnect",
+        "description": (
+            "Connectez-vous avec FranceConnect (France Identité, L'Identité Numérique La Poste…), "
+            "sans mot de passe ni code, même si vous les avez perdus."
+        ),
+        "href": f"{BASE}/franceconnect",
+        "method": "POST",
+    },
+    {
+        "id": "franceconnect_unlink",
+        "label": "Retirer FranceConnect",
+        "description": "FranceConnect ne pourra plus servir à vous connecter.",
+        "href": f"{BASE}/franceconnect",
+        "method": "DELETE",
+    },
+]
 
 
 def items() -> list[dict[str, str]]:
     """Return the menu entries the app renders under « Gérer mon compte »."""
+    entries = _entries()
+    if settings().franceconnect_enabled:
+        entries[-1:-1] = _FRANCECONNECT  # before « Mon activité »
+    return entries
+
+
+def _entries() -> list[dict[str, str]]:
     return [
         {
             "id": "biometrics_enable",

@@ -19,7 +19,12 @@ LAST_SEEN_GRANULARITY = timedelta(seconds=60)
 
 
 def start_session(
-    account: Account, amr: list[str], client: ClientInfo, *, authenticator_id: str | None = None
+    account: Account,
+    amr: list[str],
+    client: ClientInfo,
+    *,
+    authenticator_id: str | None = None,
+    acr: str | None = None,
 ) -> AuthSession:
     """Open a session for a completed sign-in (added to the current transaction)."""
     now = utcnow()
@@ -32,6 +37,7 @@ def start_session(
         last_seen_at=now,
         expires_at=now + timedelta(seconds=settings().REFRESH_TOKEN_TTL_SECONDS),
         authenticator_id=authenticator_id,
+        acr=acr,
         ip=client.ip,
         user_agent=client.user_agent,
     )
@@ -55,6 +61,21 @@ def revoke_opened_with(authenticator_id: str, *, reason: str) -> int:
     result = db.session.execute(
         update(AuthSession)
         .where(AuthSession.authenticator_id == authenticator_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def revoke_opened_with_franceconnect(account_id: str, *, reason: str) -> int:
+    """End every live session of an account that a FranceConnect+ sign-in opened."""
+    result = db.session.execute(
+        update(AuthSession)
+        .where(
+            AuthSession.account_id == account_id,
+            AuthSession.acr.is_not(None),
+            AuthSession.revoked_at.is_(None),
+        )
         .values(revoked_at=utcnow(), revoked_reason=reason)
         .execution_options(synchronize_session=False)
     )

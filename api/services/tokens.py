@@ -39,13 +39,21 @@ class TokenPair:
     expires_in: int
     token_type: str = "Bearer"  # noqa: S105 (the scheme name)
     device_token: str | None = None  # set when a sign-in completes (known devices)
+    session_id: str | None = None  # the session these tokens belong to (never sent)
 
 
 def issue_for_new_session(
-    account: Account, amr: list[str], client: ClientInfo, *, authenticator_id: str | None = None
+    account: Account,
+    amr: list[str],
+    client: ClientInfo,
+    *,
+    authenticator_id: str | None = None,
+    acr: str | None = None,
 ) -> TokenPair:
     """Open a session and return its first token pair (added to the current transaction)."""
-    session = sessions.start_session(account, amr, client, authenticator_id=authenticator_id)
+    session = sessions.start_session(
+        account, amr, client, authenticator_id=authenticator_id, acr=acr
+    )
     return _issue(session, new_refresh_token(), now=session.created_at)
 
 
@@ -65,13 +73,16 @@ def _successor(token: str) -> str:
 
 def _access_token(session: AuthSession) -> tuple[str, int]:
     ttl = settings().ACCESS_TOKEN_TTL_SECONDS
+    claims = {
+        "sid": session.id,
+        "amr": list(session.amr),
+        "auth_time": int(session.auth_time.timestamp()),
+    }
+    if session.acr is not None:  # the level an identity provider vouched for
+        claims["acr"] = session.acr
     access = create_access_token(
         identity=session.account_id,
-        additional_claims={
-            "sid": session.id,
-            "amr": list(session.amr),
-            "auth_time": int(session.auth_time.timestamp()),
-        },
+        additional_claims=claims,
         expires_delta=timedelta(seconds=ttl),
     )
     return access, ttl
@@ -96,7 +107,9 @@ def _issue(session: AuthSession, refresh: str, *, now: datetime) -> TokenPair:
     if session.expires_at != expires_at:
         session.expires_at = expires_at
     access, ttl = _access_token(session)
-    return TokenPair(access_token=access, refresh_token=refresh, expires_in=ttl)
+    return TokenPair(
+        access_token=access, refresh_token=refresh, expires_in=ttl, session_id=session.id
+    )
 
 
 def rotate_refresh_token(token: str, client: ClientInfo) -> TokenPair:
