@@ -28,6 +28,7 @@ from .transport import Reply, Transport
 
 START = "/api/v1/auth/franceconnect/start"
 MAX_REDIRECTS = 20
+_AUTO_SUBMIT = "document.forms[0].submit()"
 
 
 class BrowserError(RuntimeError):
@@ -132,7 +133,11 @@ class ProviderBrowser:
     # --- plumbing -------------------------------------------------------------------------
 
     def _until_page(self, url: str, return_to: str) -> tuple[str, str] | Returned:
-        """Follow redirects from ``url`` to a page, or back to the app link."""
+        """Follow redirects from ``url`` to a page, or back to the app link.
+
+        A page that only submits its form by script (the provider ending the previous
+        person's session) is submitted, as the browser would.
+        """
         for _ in range(MAX_REDIRECTS):
             if _is_return(url, return_to):
                 return _returned(url)
@@ -142,7 +147,19 @@ class ProviderBrowser:
                 continue
             if reply.status != 200:
                 raise _refusal(reply)
-            return url, reply.body if isinstance(reply.body, str) else str(reply.body)
+            html = reply.body if isinstance(reply.body, str) else str(reply.body)
+            if _AUTO_SUBMIT not in html:
+                return url, html
+            form = _forms(html)[0]
+            response = self.web.post(
+                urljoin(url, form.action),
+                data=form.fields,
+                allow_redirects=False,
+                timeout=self.timeout,
+            )
+            if response.status_code not in (302, 303):
+                raise BrowserError(f"the provider answered {response.status_code}")
+            url = urljoin(url, response.headers["Location"])
         raise BrowserError("too many redirects")
 
     def _submit(self, page_url: str, form: _Form, return_to: str) -> Returned:
@@ -151,7 +168,9 @@ class ProviderBrowser:
             action, data=form.fields, allow_redirects=False, timeout=self.timeout
         )
         if response.status_code not in (302, 303):
-            raise BrowserError(f"the provider answered {response.status_code}: {response.text[:200]}")
+            raise BrowserError(
+                f"the provider answered {response.status_code}: {response.text[:200]}"
+            )
         result = self._until_page(urljoin(action, response.headers["Location"]), return_to)
         if not isinstance(result, Returned):
             raise BrowserError(f"the browser stopped at {result[0]} instead of the app")
