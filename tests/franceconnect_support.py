@@ -34,7 +34,8 @@ from tests.timeouts import COMMAND_SECONDS, HTTP_SECONDS, STARTUP_SECONDS, STOP_
 PROVIDER_DIR = Path(__file__).resolve().parent / "oidc_provider"
 CLIENT_SECRET = "fc-client-secret-" + "0123456789abcdef" * 4
 # What the in-process app calls itself: the test client takes the provider's redirect.
-CALLBACK = "http://moncompte.test/api/v1/auth/franceconnect/callback"
+CALLBACK_PATH = "/api/v1/auth/franceconnect/callback"
+CALLBACK = "http://moncompte.test" + CALLBACK_PATH
 WEB_RETURN = "http://moncompte.test/"
 APP_RETURN = "fr.caf.moncompte:/fc"
 
@@ -141,9 +142,10 @@ class LocalProvider:
         post_logout_redirect_uris: list[str],
         profile: str = "es256",
         keys: dict | None = None,
+        client_id: str | None = None,
     ) -> str:
         """Register a client like the service at FranceConnect+; return its client_id."""
-        client_id = f"moncompte-{profile}-{uuid.uuid4().hex[:8]}"
+        client_id = client_id or f"moncompte-{profile}-{uuid.uuid4().hex[:8]}"
         settings = PROFILES[profile]
         metadata: dict[str, Any] = {
             "client_secret": CLIENT_SECRET,
@@ -192,13 +194,31 @@ class LocalProvider:
             "FRANCECONNECT_RETURN_URLS": list(return_urls),
         }
 
-    def service_environment(self, **kwargs: Any) -> dict[str, str]:
-        """The same settings as environment variables, for a live server."""
-        values = self.service_settings(**kwargs)
-        return {
-            name: ",".join(value) if isinstance(value, list) else str(value)
-            for name, value in values.items()
-        }
+    def serve(self, start_live_server, *, host: str = "127.0.0.1", **overrides: str):
+        """Start a live node that is a client of this provider; return it.
+
+        Its web page (``<url>/``) and the app link are its return URLs; the client is
+        registered once the node's port, hence its redirect URI, is known.
+        """
+        client_id = f"moncompte-live-{uuid.uuid4().hex[:8]}"
+        base = f"http://{host}:{{port}}"
+        server = start_live_server(
+            host=host,
+            FRANCECONNECT_ISSUER=self.issuer,
+            FRANCECONNECT_CLIENT_ID=client_id,
+            FRANCECONNECT_CLIENT_SECRET=CLIENT_SECRET,
+            FRANCECONNECT_REDIRECT_URI=base + CALLBACK_PATH,
+            # start_live_server fills in {port}: the JSON's own braces are doubled.
+            FRANCECONNECT_ENC_KEYS=self.keys_json.replace("{", "{{").replace("}", "}}"),
+            FRANCECONNECT_RETURN_URLS=f"{base}/,{APP_RETURN}",
+            **overrides,
+        )
+        self.register_client(
+            client_id=client_id,
+            redirect_uris=[server.url + CALLBACK_PATH],
+            post_logout_redirect_uris=[server.url + "/"],
+        )
+        return server
 
 
 @pytest.fixture(scope="session")

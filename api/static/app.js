@@ -12,6 +12,12 @@ const MESSAGES = {
     "La vérification biométrique a été annulée ou refusée. Réessayez, ou recevez un code par courriel.",
   webauthnUnsupported: "Ce navigateur ne permet pas la connexion biométrique.",
   codeSent: (hint) => `Un code a été envoyé à ${hint}. Il est valable 15 minutes.`,
+  franceconnectFailed:
+    "La connexion avec FranceConnect n'a pas abouti. Ce n'est pas grave : réessayez, ou connectez-vous avec votre numéro de sécurité sociale et votre mot de passe.",
+  franceconnectLinkFirst:
+    "Votre identité FranceConnect n'est pas encore associée à votre compte. Connectez-vous une fois avec votre numéro de sécurité sociale et votre mot de passe : vous pourrez ensuite confirmer l'association.",
+  franceconnectConfirm:
+    "Vous êtes connecté. Confirmez l'association de votre identité FranceConnect à votre compte.",
 };
 
 // --- messages, announced to screen readers ----------------------------------------------
@@ -253,7 +259,7 @@ const formatDate = (iso) => (iso ? dateFormat.format(new Date(iso)) : "jamais");
 
 async function openAccount(greeting) {
   show("screen-account");
-  if (greeting) say(greeting);
+  if (greeting) say(pendingLinkToken() ? MESSAGES.franceconnectConfirm : greeting);
   await refreshAccount();
 }
 
@@ -266,6 +272,7 @@ async function refreshAccount() {
   $("account-summary").textContent =
     `Numéro de sécurité sociale : ${account.nir_masked} — courriel : ${account.email}`;
   renderDevices(account.authenticators);
+  renderFranceConnect(account.franceconnect);
   renderSessions(sessions.items);
   renderActivity(activity.items);
   $("enable-form").hidden = !biometricsAvailable();
@@ -305,7 +312,11 @@ function renderSessions(sessions) {
   list.replaceChildren();
   for (const session of sessions) {
     const item = document.createElement("li");
-    const how = session.amr.includes("hwk") ? "biométrie" : "code par courriel";
+    const how = session.amr.includes("fc")
+      ? "FranceConnect"
+      : session.amr.includes("hwk")
+        ? "biométrie"
+        : "code par courriel";
     const text = document.createElement("p");
     text.textContent = `${session.current ? "Cette connexion" : "Autre connexion"} — ${how} — depuis le ${formatDate(session.created_at)}`;
     item.append(text);
@@ -396,13 +407,158 @@ async function stillSignedIn() {
 }
 
 async function onSignOut() {
+  let result = null;
   try {
-    await api("POST", "/auth/logout", { token: state.access });
+    result = await api("POST", "/auth/logout", { token: state.access });
   } catch {
     // Signed out locally in any case: the tokens are forgotten below.
   }
   restart();
+  if (result && result.franceconnect_logout_url) {
+    // Opened with FranceConnect: sign out there too; it brings the person back here.
+    window.location.assign(result.franceconnect_logout_url);
+    return;
+  }
   say("Vous êtes déconnecté.");
+}
+
+// --- FranceConnect+ ---------------------------------------------------------------------
+// The page starts the sign-in with a PKCE challenge; the verifier waits in this tab's
+// sessionStorage for the return with ?handoff=, and is used once.
+
+const FC_VERIFIER_KEY = "moncompte.fc_verifier";
+const FC_LINK_KEY = "moncompte.fc_link";
+
+function base64url(bytes) {
+  let text = "";
+  for (const byte of new Uint8Array(bytes)) text += String.fromCharCode(byte);
+  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+async function onFranceConnect() {
+  clearMessage();
+  try {
+    const verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+    sessionStorage.setItem(FC_VERIFIER_KEY, verifier);
+    const query = new URLSearchParams({
+      return_to: window.location.origin + window.location.pathname,
+      code_challenge: base64url(digest),
+    });
+    window.location.assign(`${API}/auth/franceconnect/start?${query}`);
+  } catch {
+    say(MESSAGES.franceconnectFailed, true);
+  }
+}
+
+function takeFromSession(key) {
+  try {
+    const value = sessionStorage.getItem(key);
+    sessionStorage.removeItem(key);
+    return value;
+  } catch {
+    return null;
+  }
+}
+
+function pendingLinkToken() {
+  try {
+    const pending = JSON.parse(sessionStorage.getItem(FC_LINK_KEY) || "null");
+    if (pending && pending.until > Date.now()) return pending.token;
+    sessionStorage.removeItem(FC_LINK_KEY);
+  } catch {
+    // storage disabled or damaged: nothing pending
+  }
+  return null;
+}
+
+// Back from FranceConnect: ?handoff= to complete, ?error= to explain, ?state= after a
+// sign-out there. The address bar is cleaned first: nothing of it stays in the history.
+async function onFranceConnectReturn() {
+  const params = new URLSearchParams(window.location.search);
+  const handoff = params.get("handoff");
+  const error = params.get("error");
+  if (!handoff && !error && !params.has("state")) return;
+  window.history.replaceState(null, "", window.location.pathname);
+  if (!handoff) {
+    say(error ? MESSAGES.franceconnectFailed : "Vous êtes déconnecté.", Boolean(error));
+    return;
+  }
+  const verifier = takeFromSession(FC_VERIFIER_KEY);
+  if (!verifier) {
+    say(MESSAGES.franceconnectFailed, true);
+    return;
+  }
+  try {
+    const body = { handoff, code_verifier: verifier };
+    const known = deviceToken();
+    if (known) body.device_token = known;
+    keepTokens(await api("POST", "/auth/franceconnect/complete", { body }));
+    await openAccount("Vous êtes connecté avec FranceConnect.");
+  } catch (problem) {
+    if (problem.code === "link_required") {
+      const until = Date.now() + (problem.body.expires_in || 600) * 1000;
+      sessionStorage.setItem(FC_LINK_KEY, JSON.stringify({ token: problem.body.link_token, until }));
+      show("screen-login");
+      say(MESSAGES.franceconnectLinkFirst);
+    } else {
+      say(MESSAGES.franceconnectFailed, true);
+    }
+  }
+}
+
+function renderFranceConnect(status) {
+  const card = $("franceconnect-card");
+  if (!card || !status) return;
+  const pending = pendingLinkToken();
+  $("fc-status").textContent = status.linked
+    ? `Votre compte est associé à FranceConnect depuis le ${formatDate(status.linked_at)}. Vous pouvez vous connecter avec FranceConnect, sans mot de passe ni code.`
+    : "Associez FranceConnect (France Identité, L'Identité Numérique La Poste…) pour vous connecter sans mot de passe ni code, même si vous les avez perdus.";
+  $("fc-confirm").hidden = status.linked || !pending;
+  $("fc-link").hidden = status.linked || Boolean(pending);
+  $("fc-unlink").hidden = !status.linked;
+}
+
+async function onConfirmFranceConnect() {
+  clearMessage();
+  const token = pendingLinkToken();
+  if (!token) {
+    say("Le délai pour associer FranceConnect est dépassé. Recommencez avec « Associer FranceConnect ».", true);
+    await refreshAccount();
+    return;
+  }
+  try {
+    const linked = await accountApi("POST", "/account/franceconnect", { link_token: token });
+    sessionStorage.removeItem(FC_LINK_KEY);
+    say(`FranceConnect est associé à votre compte (${linked.given_name} ${linked.family_name}).`);
+    await refreshAccount();
+  } catch (error) {
+    if (error.code === "link_token_invalid") sessionStorage.removeItem(FC_LINK_KEY);
+    if (error.code === "reauthentication_required") {
+      say(`${error.message} Déconnectez-vous puis reconnectez-vous.`, true);
+    } else {
+      showError(error);
+    }
+    await refreshAccount();
+  }
+}
+
+async function onUnlinkFranceConnect() {
+  clearMessage();
+  if (!window.confirm("Retirer FranceConnect ? Il ne pourra plus servir à vous connecter.")) return;
+  try {
+    await accountApi("DELETE", "/account/franceconnect");
+    if (!(await stillSignedIn())) {
+      // This very connection was opened with FranceConnect: it ended with the link.
+      restart();
+      say("FranceConnect a été retiré de votre compte. Cette connexion avait été ouverte avec lui : elle est fermée.");
+      return;
+    }
+    say("FranceConnect a été retiré de votre compte.");
+    await refreshAccount();
+  } catch (error) {
+    showError(error);
+  }
 }
 
 // --- wiring -----------------------------------------------------------------------------
@@ -418,4 +574,15 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const link of document.querySelectorAll("[data-action='restart']")) {
     link.addEventListener("click", restart);
   }
+  // FranceConnect's controls exist only when the service is configured for it.
+  const optional = {
+    franceconnect: onFranceConnect,
+    "fc-link": onFranceConnect,
+    "fc-confirm": onConfirmFranceConnect,
+    "fc-unlink": onUnlinkFranceConnect,
+  };
+  for (const [id, handler] of Object.entries(optional)) {
+    if ($(id)) $(id).addEventListener("click", handler);
+  }
+  onFranceConnectReturn();
 });
