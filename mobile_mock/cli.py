@@ -7,6 +7,7 @@ Examples (against the local demo server)::
     mobile-mock sign-out
     mobile-mock bio-sign-in
     mobile-mock run biometric-sign-in
+    mobile-mock franceconnect-sign-in --identity angela
 
 Exit status: 0 when everything happened as expected, 1 on a refusal or an unexpected
 outcome, 2 on a usage error.
@@ -23,8 +24,9 @@ from typing import Any
 from . import faults as fault_options
 from . import scenario as scenarios
 from .authenticator import AuthenticatorError
-from .client import ApiProblem, MobileApp
+from .client import APP_LINK, ApiProblem, MobileApp
 from .device import AppIdentity, Device
+from .franceconnect import BrowserError
 from .mailbox import DevOutbox, NoCodeReceived, SmtpSink
 from .transport import HttpTransport
 
@@ -90,6 +92,23 @@ def build_parser() -> argparse.ArgumentParser:
     bio = commands.add_parser("bio-sign-in", help="password, then the fingerprint")
     with_credentials(bio)
     with_faults(bio)
+    fc = commands.add_parser(
+        "franceconnect-sign-in",
+        help="« S'identifier avec FranceConnect » (the local provider's login form)",
+    )
+    fc.add_argument("--identity", default="angela", help="who to be at the identity provider")
+    fc.add_argument("--acr", default="eidas2", choices=["eidas1", "eidas2", "eidas3"])
+    fc.add_argument("--return-to", default=APP_LINK, help="the app link the server allows")
+    fc.add_argument("--cancel", action="store_true", help="press « Annuler » at the provider")
+    commands.add_parser(
+        "franceconnect-link", help="link the identity of the last franceconnect-sign-in"
+    )
+    commands.add_parser("franceconnect-unlink", help="remove FranceConnect from the account")
+    password = commands.add_parser(
+        "change-password", help="a new password (without the current one after FranceConnect)"
+    )
+    password.add_argument("new_password")
+    password.add_argument("--current", help="the current password, when asked for")
     commands.add_parser("devices", help="list the account's devices")
     rename = commands.add_parser("rename", help="rename a device")
     rename.add_argument("id")
@@ -142,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     except ApiProblem as problem:
         out.refused(problem.code, problem.detail)
         return 1
-    except (AuthenticatorError, NoCodeReceived, scenarios.ScenarioError) as error:
+    except (AuthenticatorError, NoCodeReceived, BrowserError, scenarios.ScenarioError) as error:
         out.refused(type(error).__name__, str(error))
         return 1
     finally:
@@ -187,8 +206,37 @@ def _dispatch(args, out: Output, device: Device, sink: SmtpSink | None) -> int:
     elif command == "activity":
         out.done("Mon activité / activity", app.activity())
     elif command == "sign-out":
-        app.sign_out()
-        out.done("Déconnecté / signed out.")
+        logout_url = app.sign_out()
+        if logout_url is None:
+            out.done("Déconnecté / signed out.")
+        else:
+            out.done(
+                "Déconnecté ; ouvrez cette adresse pour vous déconnecter aussi de FranceConnect "
+                "/ signed out; open this URL to sign out at FranceConnect too",
+                {"franceconnect_logout_url": logout_url},
+            )
+    elif command == "franceconnect-sign-in":
+        try:
+            app.franceconnect_sign_in(
+                args.identity, acr=args.acr, return_to=args.return_to, cancel=args.cancel
+            )
+        except ApiProblem as problem:
+            if problem.code == "link_required":
+                problem.detail += (
+                    " (mobile-mock sign-in, puis mobile-mock franceconnect-link "
+                    "/ then sign in and link)"
+                )
+            raise
+        out.done("Connecté avec FranceConnect / signed in with FranceConnect.")
+    elif command == "franceconnect-link":
+        linked = app.link_franceconnect()
+        out.done("FranceConnect associé / linked", linked)
+    elif command == "franceconnect-unlink":
+        app.unlink_franceconnect()
+        out.done("FranceConnect retiré / unlinked.")
+    elif command == "change-password":
+        app.change_password(args.new_password, args.current)
+        out.done("Mot de passe changé / password changed.")
     elif command == "scenarios":
         out.done("Scénarios / scenarios", sorted(scenarios.shipped()))
     elif command == "run":

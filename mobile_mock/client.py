@@ -8,14 +8,19 @@ device is saved), refreshes an expired access token once, and raises
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from . import faults as fault_options
+from . import franceconnect
 from .authenticator import AuthenticatorError
 from .device import Device
 from .mailbox import DevOutbox, Mailbox
 from .transport import HttpTransport, Reply, Transport
 
 API = "/api/v1"
+# Where FranceConnect sends the person back to the app (one of the server's
+# FRANCECONNECT_RETURN_URLS).
+APP_LINK = "fr.caf.moncompte:/fc"
 
 
 class ApiProblem(Exception):
@@ -169,11 +174,95 @@ class MobileApp:
         pair = self._call("POST", "/auth/refresh", token=self.refresh_token)
         return self._keep(pair)
 
-    def sign_out(self) -> None:
+    def sign_out(self) -> str | None:
+        """End the session; return the provider's sign-out URL if FranceConnect opened it."""
         try:
-            self._call("POST", "/auth/logout", token=self.access_token, expect=204)
+            body = self._call("POST", "/auth/logout", token=self.access_token, expect=(200, 204))
         finally:
             self.device.session = {}
+        return (body or {}).get("franceconnect_logout_url")
+
+    # --- FranceConnect+ -----------------------------------------------------------------
+
+    def franceconnect_sign_in(
+        self,
+        identity: str,
+        *,
+        acr: str = "eidas2",
+        return_to: str = APP_LINK,
+        cancel: bool = False,
+    ) -> dict[str, Any]:
+        """« S'identifier avec FranceConnect »: PKCE, the provider, the hand-off.
+
+        A refusal at the provider comes back as ``franceconnect_failed``; an identity not
+        linked yet as ``link_required``, whose link token the app keeps for
+        :meth:`link_franceconnect`.
+        """
+        browser = franceconnect.ProviderBrowser(self.transport)
+        verifier = franceconnect.new_verifier()
+        try:
+            provider_url = browser.start(
+                return_to=return_to, challenge=franceconnect.challenge_of(verifier)
+            )
+        except franceconnect.ServiceRefused as refused:
+            raise ApiProblem(refused.status, refused.body) from None
+        if cancel:
+            returned = browser.cancel(provider_url, return_to=return_to)
+        else:
+            returned = browser.sign_in(
+                provider_url, identity=identity, acr=acr, return_to=return_to
+            )
+        if returned.error or not returned.handoff:
+            raise ApiProblem(
+                0,
+                {
+                    "code": returned.error or "no_handoff",
+                    "detail": "La connexion avec FranceConnect n'a pas abouti.",
+                },
+            )
+        body = {"handoff": returned.handoff, "code_verifier": verifier}
+        if self.device.device_token:
+            body["device_token"] = self.device.device_token
+        try:
+            pair = self._call("POST", "/auth/franceconnect/complete", json=body)
+        except ApiProblem as problem:
+            if problem.code == "link_required":
+                self.device.franceconnect_link_token = problem.body.get("link_token")
+            raise
+        return self._keep(pair)
+
+    def link_franceconnect(self) -> dict[str, Any]:
+        """Link the identity of the last ``link_required`` (signed in the usual way first)."""
+        token = self.device.franceconnect_link_token
+        if not token:
+            raise ApiProblem(
+                0,
+                {
+                    "code": "no_link_token",
+                    "detail": "Aucune identité FranceConnect à associer (franceconnect-sign-in).",
+                },
+            )
+        linked = self._authed(
+            "POST", "/account/franceconnect", json={"link_token": token}, expect=201
+        )
+        self.device.franceconnect_link_token = None
+        return linked
+
+    def unlink_franceconnect(self) -> None:
+        self._authed("DELETE", "/account/franceconnect", expect=204)
+
+    def franceconnect_sign_out(self, logout_url: str) -> str:
+        """Open the provider's sign-out URL and confirm; return where it sent the person."""
+        back_to = parse_qs(urlsplit(logout_url).query)["post_logout_redirect_uri"][0]
+        browser = franceconnect.ProviderBrowser(self.transport)
+        return browser.sign_out(logout_url, return_to=back_to).url
+
+    def change_password(self, new_password: str, current_password: str | None = None) -> None:
+        """« Changer mon mot de passe »; just after FranceConnect, without the current one."""
+        body = {"new_password": new_password}
+        if current_password is not None:
+            body["current_password"] = current_password
+        self._authed("PUT", "/account/password", json=body, expect=204)
 
     # --- « Gérer mon compte » -----------------------------------------------------------
 

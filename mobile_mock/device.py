@@ -53,6 +53,9 @@ class Device:
     # The app install's device_token: outlives sign-outs, so that strangers' wrong
     # passwords for this account never lock this phone out.
     device_token: str | None = None
+    # A FranceConnect identity waiting to be linked (10 minutes): the app keeps it while
+    # the person signs in the usual way.
+    franceconnect_link_token: str | None = None
     path: Path | None = None
 
     @property
@@ -65,6 +68,7 @@ class Device:
             "authenticator": self.authenticator.to_dict(),
             "session": self.session,
             "device_token": self.device_token,
+            "franceconnect_link_token": self.franceconnect_link_token,
         }
 
     @classmethod
@@ -74,6 +78,7 @@ class Device:
             authenticator=SoftwareAuthenticator.from_dict(data.get("authenticator", {})),
             session=dict(data.get("session", {})),
             device_token=data.get("device_token"),
+            franceconnect_link_token=data.get("franceconnect_link_token"),
             path=path,
         )
 

@@ -12,6 +12,10 @@
 A step runs on the app named by ``app`` (default ``phone``; others are fresh phones of
 the same person). ``expect`` is ``ok`` (default), a problem ``code``, or a list of
 acceptable outcomes. The run stops at the first unexpected outcome.
+
+A scenario that needs the server to be a FranceConnect+ relying party says so with
+``"requires": ["franceconnect"]``; its ``franceconnect_sign_in`` steps name the
+``identity`` to sign in as at the provider (the local stand-in's people).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import yaml
 
 from .authenticator import AuthenticatorError
 from .client import ApiProblem, MobileApp
+from .franceconnect import BrowserError
 from .mailbox import NoCodeReceived
 
 MAX_COOLDOWN_WAIT = 120
@@ -79,6 +84,11 @@ def shipped() -> dict[str, Path]:
     """Return the ready scenarios shipped with mobile_mock, by name."""
     folder = resources.files("mobile_mock").joinpath("scenarios")
     return {Path(str(f)).stem: Path(str(f)) for f in folder.iterdir() if str(f).endswith(".json")}
+
+
+def requirements(name: str) -> list[str]:
+    """Return what the server must offer for the shipped scenario ``name`` (``franceconnect``)."""
+    return list(load(name).get("requires", []))
 
 
 def load(source: str | Path) -> dict[str, Any]:
@@ -146,6 +156,8 @@ class Runner:
             return "authenticator_refused", str(error)
         except NoCodeReceived as error:
             return "no_code_received", str(error)
+        except BrowserError as error:
+            return "browser_stuck", str(error)
         return "ok", detail
 
     # --- actions ------------------------------------------------------------------------
@@ -205,8 +217,35 @@ class Runner:
         return f"{len(items)} device(s)"
 
     def _do_sign_out(self, app, app_name, step):
-        app.sign_out()
-        return "signed out"
+        logout_url = app.sign_out()
+        if logout_url is None:
+            return "signed out"
+        # Opened with FranceConnect: sign out at the provider too, as the app's browser does.
+        back = app.franceconnect_sign_out(logout_url)
+        return f"signed out, and at FranceConnect (back to {back.split('?')[0]})"
+
+    def _do_franceconnect_sign_in(self, app, app_name, step):
+        app.franceconnect_sign_in(
+            step.get("identity", "angela"),
+            acr=step.get("acr", "eidas2"),
+            cancel=bool(step.get("cancel", False)),
+        )
+        return "signed in with FranceConnect"
+
+    def _do_franceconnect_link(self, app, app_name, step):
+        linked = app.link_franceconnect()
+        return f"FranceConnect linked: {linked['given_name']} {linked['family_name']}"
+
+    def _do_franceconnect_unlink(self, app, app_name, step):
+        app.unlink_franceconnect()
+        return "FranceConnect unlinked"
+
+    def _do_change_password(self, app, app_name, step):
+        """Change the password; ``"current": true`` gives the current one (else, none)."""
+        current = self.password if step.get("current") else None
+        app.change_password(step["new_password"], current)
+        self.password = step["new_password"]
+        return "password changed"
 
     def _do_refresh(self, app, app_name, step):
         app.refresh()

@@ -58,7 +58,7 @@ def test_shipped_scenarios_with_a_real_smtp_sink(start_live_server, tmp_path):
         MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port), **QA_SETTINGS
     )
     server.create_account(NIR, EMAIL, PASSWORD)
-    for name in sorted(scenario.shipped()):
+    for name in sorted(name for name in scenario.shipped() if not scenario.requirements(name)):
         run = mobile_mock(
             "--base-url",
             server.url,
@@ -102,3 +102,43 @@ def test_a_wrong_expectation_exits_non_zero_and_says_why(start_live_server, tmp_
 def test_usage_errors_exit_2(tmp_path):
     assert mobile_mock("--device", str(tmp_path / "p.json"), "teleport").returncode == 2
     assert mobile_mock("bio-sign-in", "--fault", "laser").returncode == 2
+
+
+def test_franceconnect_commands_against_the_local_provider(
+    fc_provider, start_live_server, tmp_path
+):
+    server = fc_provider.serve(start_live_server, **QA_SETTINGS)
+    server.create_account(NIR, EMAIL, PASSWORD)
+    base = ["--base-url", server.url, "--device", str(tmp_path / "phone.json")]
+
+    first = mobile_mock(*base, "franceconnect-sign-in", "--identity", "marcel")
+    assert first.returncode == 1
+    assert "link_required" in first.stderr and "franceconnect-link" in first.stderr
+    assert mobile_mock(*base, "sign-in").returncode == 0
+    linked = mobile_mock(*base, "--json", "franceconnect-link")
+    assert linked.returncode == 0, linked.stdout + linked.stderr
+    assert json.loads(linked.stdout)["data"]["family_name"] == "MARTIN"
+    assert mobile_mock(*base, "sign-out").returncode == 0
+
+    signed_in = mobile_mock(*base, "franceconnect-sign-in", "--identity", "marcel")
+    assert signed_in.returncode == 0, signed_in.stderr
+    assert "Connecté avec FranceConnect" in signed_in.stdout
+    signed_out = mobile_mock(*base, "--json", "sign-out")
+    url = json.loads(signed_out.stdout)["data"]["franceconnect_logout_url"]
+    assert url.startswith(fc_provider.issuer + "/session/end?")
+
+    low = mobile_mock(*base, "franceconnect-sign-in", "--identity", "marcel", "--acr", "eidas1")
+    assert low.returncode == 1 and "franceconnect_failed" in low.stderr
+
+
+def test_the_shipped_franceconnect_scenario_against_a_live_server(
+    fc_provider, start_live_server, tmp_path
+):
+    server = fc_provider.serve(start_live_server, **QA_SETTINGS)
+    server.create_account(NIR, EMAIL, PASSWORD)
+    for name in sorted(name for name in scenario.shipped() if scenario.requirements(name)):
+        run = mobile_mock(
+            "--base-url", server.url, "--device", str(tmp_path / "phone.json"), "run", name
+        )
+        assert run.returncode == 0, f"{name}:\n{run.stdout}{run.stderr}"
+        assert f"Scénario {name}: réussi" in run.stdout
