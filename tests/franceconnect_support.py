@@ -13,162 +13,31 @@ encrypted like FranceConnect+ (ES256 + ECDH-ES, or RS256 + RSA-OAEP).
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from tests.conftest import _free_port
+from tests.oidc_provider import local
+from tests.oidc_provider.local import APP_RETURN_DEFAULT as APP_RETURN
+from tests.oidc_provider.local import CALLBACK_PATH, IDENTITIES, service_keys
 from tests.timeouts import COMMAND_SECONDS, HTTP_SECONDS, STARTUP_SECONDS, STOP_SECONDS
 
-PROVIDER_DIR = Path(__file__).resolve().parent / "oidc_provider"
-CLIENT_SECRET = "fc-client-secret-" + "0123456789abcdef" * 4
 # What the in-process app calls itself: the test client takes the provider's redirect.
-CALLBACK_PATH = "/api/v1/auth/franceconnect/callback"
 CALLBACK = "http://moncompte.test" + CALLBACK_PATH
 WEB_RETURN = "http://moncompte.test/"
-APP_RETURN = "fr.caf.moncompte:/fc"
 
-# People the identity providers know: their pivot identity (identité pivot).
-IDENTITIES: dict[str, dict[str, str]] = {
-    "angela": {
-        "given_name": "Angela Claire Louise",
-        "family_name": "DUBOIS",
-        "birthdate": "1962-08-24",
-        "gender": "female",
-        "birthplace": "75107",
-        "birthcountry": "99100",
-        "preferred_username": "DUMEUBLE",
-    },
-    "marcel": {
-        "given_name": "Marcel",
-        "family_name": "MARTIN",
-        "birthdate": "1948-01-30",
-        "gender": "male",
-        "birthplace": "",
-        "birthcountry": "99351",
-        "preferred_username": "",
-    },
-}
-
-# How each registered client's tokens are signed and encrypted.
-PROFILES: dict[str, dict[str, Any]] = {
-    "es256": {"sign": "ES256", "encrypt": "ECDH-ES"},
-    "rs256": {"sign": "RS256", "encrypt": "RSA-OAEP"},
-    "hs256": {"sign": "HS256", "encrypt": "ECDH-ES"},  # not in the allow-list
-    "plain": {"sign": "ES256", "encrypt": None},  # FranceConnect (not +) does not encrypt
-}
+__all__ = ["APP_RETURN", "CALLBACK", "IDENTITIES", "WEB_RETURN", "service_keys"]
 
 
-def _unavailable(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+class StandIn(local.LocalProvider):
+    """The local provider, with what the tests need to configure services around it."""
 
-
-def service_keys() -> KeySet:
-    """Return new decryption keys for the service: one EC (ECDH-ES), one RSA (RSA-OAEP)."""
-    return KeySet(
-        [
-            ECKey.generate_key("P-256", {"use": "enc", "alg": "ECDH-ES", "kid": "moncompte-ec"}),
-            RSAKey.generate_key(2048, {"use": "enc", "alg": "RSA-OAEP", "kid": "moncompte-rsa"}),
-        ]
-    )
-
-
-def _install_packages() -> None:
-    """``npm ci`` from the committed lock file, unless node_modules already matches it."""
-    marker = PROVIDER_DIR / "node_modules" / ".package-lock.json"
-    lock = PROVIDER_DIR / "package-lock.json"
-    if marker.exists() and marker.stat().st_mtime >= lock.stat().st_mtime:
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        _unavailable("npm not found: install Node.js 20+ to run the FranceConnect tests")
-    installed = subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
-        cwd=PROVIDER_DIR,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_SECONDS,
-        check=False,
-    )
-    if installed.returncode != 0:
-        pytest.fail(f"npm ci failed in {PROVIDER_DIR}:\n{installed.stderr[-2000:]}")
-
-
-@dataclass
-class LocalProvider:
-    """The running stand-in for FranceConnect+, and the service's keys it encrypts to."""
-
-    issuer: str
-    keys: KeySet
-    process: subprocess.Popen
-
-    @property
-    def keys_json(self) -> str:
-        """The service's private JWKS, as FRANCECONNECT_ENC_KEYS holds it."""
-        return json.dumps(self.keys.as_dict(private=True))
-
-    def public_jwks(self) -> dict:
-        return self.keys.as_dict(private=False)
-
-    def _control(self, path: str, payload: dict) -> None:
-        response = requests.put(f"{self.issuer}/_test/{path}", json=payload, timeout=HTTP_SECONDS)
-        assert response.status_code in (200, 204), response.text
-
-    def behave(self, *, jwks: str = "genuine", userinfo: str = "genuine") -> None:
-        """Set how the provider misbehaves: ``jwks="rotated"``; ``userinfo="forged"``,
-        ``"other_subject"`` or ``"unencrypted"``. The defaults are a well-behaved provider."""
-        self._control("mode", {"jwks": jwks, "userinfo": userinfo})
-
-    def set_identity(self, login: str, claims: dict[str, str]) -> None:
-        self._control(f"accounts/{login}", claims)
-
-    def register_client(
-        self,
-        *,
-        redirect_uris: list[str],
-        post_logout_redirect_uris: list[str],
-        profile: str = "es256",
-        keys: dict | None = None,
-        client_id: str | None = None,
-    ) -> str:
-        """Register a client like the service at FranceConnect+; return its client_id."""
-        client_id = client_id or f"moncompte-{profile}-{uuid.uuid4().hex[:8]}"
-        settings = PROFILES[profile]
-        metadata: dict[str, Any] = {
-            "client_secret": CLIENT_SECRET,
-            "redirect_uris": redirect_uris,
-            "post_logout_redirect_uris": post_logout_redirect_uris,
-            "token_endpoint_auth_method": "client_secret_post",
-            "id_token_signed_response_alg": settings["sign"],
-            "userinfo_signed_response_alg": settings["sign"],
-        }
-        if settings["encrypt"]:
-            metadata.update(
-                {
-                    "id_token_encrypted_response_alg": settings["encrypt"],
-                    "id_token_encrypted_response_enc": "A256GCM",
-                    "userinfo_encrypted_response_alg": settings["encrypt"],
-                    "userinfo_encrypted_response_enc": "A256GCM",
-                    "jwks": keys or self.public_jwks(),
-                }
-            )
-        self._control(f"clients/{client_id}", metadata)
-        return client_id
-
-    def service_settings(
+    def service_settings(  # type: ignore[override]
         self,
         *,
         redirect_uri: str = CALLBACK,
@@ -177,22 +46,21 @@ class LocalProvider:
         acr: str = "eidas2",
         encrypted: bool = True,
     ) -> dict[str, Any]:
-        """Register a client for a service; return the service's FRANCECONNECT_* settings."""
-        client_id = self.register_client(
+        """Register a new client for an in-process service; return its settings."""
+        client_id = f"moncompte-{profile}-{uuid.uuid4().hex[:8]}"
+        self.register_client(
+            client_id,
             redirect_uris=[redirect_uri],
-            # The provider takes web URLs only; an app link comes back to the web page.
-            post_logout_redirect_uris=[url for url in return_urls if url.startswith("http")],
+            post_logout_redirect_uris=list(return_urls),
             profile=profile,
         )
-        return {
-            "FRANCECONNECT_ISSUER": self.issuer,
-            "FRANCECONNECT_CLIENT_ID": client_id,
-            "FRANCECONNECT_CLIENT_SECRET": CLIENT_SECRET,
-            "FRANCECONNECT_ACR": acr,
-            "FRANCECONNECT_REDIRECT_URI": redirect_uri,
-            "FRANCECONNECT_ENC_KEYS": self.keys_json if encrypted else "",
-            "FRANCECONNECT_RETURN_URLS": list(return_urls),
-        }
+        return super().service_settings(
+            client_id,
+            redirect_uri=redirect_uri,
+            return_urls=list(return_urls),
+            acr=acr,
+            encrypted=encrypted,
+        )
 
     def serve(self, start_live_server, *, host: str = "127.0.0.1", **overrides: str):
         """Start a live node that is a client of this provider; return it.
@@ -206,7 +74,7 @@ class LocalProvider:
             host=host,
             FRANCECONNECT_ISSUER=self.issuer,
             FRANCECONNECT_CLIENT_ID=client_id,
-            FRANCECONNECT_CLIENT_SECRET=CLIENT_SECRET,
+            FRANCECONNECT_CLIENT_SECRET=local.CLIENT_SECRET,
             FRANCECONNECT_REDIRECT_URI=base + CALLBACK_PATH,
             # start_live_server fills in {port}: the JSON's own braces are doubled.
             FRANCECONNECT_ENC_KEYS=self.keys_json.replace("{", "{{").replace("}", "}}"),
@@ -214,58 +82,51 @@ class LocalProvider:
             **overrides,
         )
         self.register_client(
-            client_id=client_id,
+            client_id,
             redirect_uris=[server.url + CALLBACK_PATH],
             post_logout_redirect_uris=[server.url + "/"],
         )
         return server
 
 
+def _unavailable(message: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
-def oidc_provider(tmp_path_factory) -> Iterator[LocalProvider]:
+def oidc_provider(tmp_path_factory) -> Iterator[StandIn]:
     """Start the local FranceConnect+ stand-in once for the run."""
-    node = shutil.which("node")
-    if node is None:
-        _unavailable("Node.js not found: install Node.js 20+ to run the FranceConnect tests")
-    _install_packages()
+    workdir = tmp_path_factory.mktemp("oidc-provider")
+    log_path = workdir / "provider.log"
+    try:
+        local.install_packages(timeout=COMMAND_SECONDS)
+    except local.Unavailable as exc:
+        _unavailable(str(exc))
     port = _free_port()
     issuer = f"http://127.0.0.1:{port}"
-    folder = tmp_path_factory.mktemp("oidc-provider")
-    config = folder / "config.json"
-    config.write_text(json.dumps({"port": port, "issuer": issuer, "accounts": IDENTITIES}))
-    log = open(folder / "provider.log", "wb")  # noqa: SIM115 (closed below)
-    process = subprocess.Popen(
-        [node, "provider.mjs", str(config)], cwd=PROVIDER_DIR, stdout=log, stderr=log
-    )
-    try:
-        _wait_until_up(issuer, process, folder / "provider.log")
-        yield LocalProvider(issuer=issuer, keys=service_keys(), process=process)
-    finally:
-        process.terminate()
+    with open(log_path, "wb") as log:
         try:
-            process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-
-def _wait_until_up(issuer: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the local OpenID provider exited:\n{log.read_text()[-2000:]}")
+            process = local.start(port, workdir, log)
+        except local.Unavailable as exc:
+            _unavailable(str(exc))
         try:
-            discovery = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=5)
-            if discovery.status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"the local OpenID provider did not start:\n{log.read_text()[-2000:]}")
+            try:
+                local.wait_until_up(issuer, process, timeout=STARTUP_SECONDS)
+            except RuntimeError as exc:
+                pytest.fail(f"{exc}:\n{log_path.read_text()[-2000:]}")
+            yield StandIn(issuer=issuer, keys=service_keys(), timeout=HTTP_SECONDS)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 @pytest.fixture
-def fc_provider(oidc_provider) -> Iterator[LocalProvider]:
+def fc_provider(oidc_provider) -> Iterator[StandIn]:
     """The provider, well-behaved, with its people as at the start of the run."""
     oidc_provider.behave()
     for login, claims in IDENTITIES.items():
@@ -277,7 +138,7 @@ def fc_provider(oidc_provider) -> Iterator[LocalProvider]:
 class FranceConnectActions:
     """Drive FranceConnect+ sign-ins as the app does, against the in-process app."""
 
-    def __init__(self, client, provider: LocalProvider) -> None:
+    def __init__(self, client, provider: StandIn) -> None:
         from mobile_mock.franceconnect import ProviderBrowser
         from mobile_mock.transport import FlaskTransport
 

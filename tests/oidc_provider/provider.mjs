@@ -215,4 +215,5 @@ const server = http.createServer(async (req, res) => {
 });
 
 server.listen(config.port, "127.0.0.1", () => console.log("ready"));
-for (const signal of ["SIGTERM", "SIGINT"]) process.on(signal, () => server.close(() => process.exit(0)));
+// Stop at once: idle keep-alive connections must not hold the test run.
+for (const signal of ["SIGTERM", "SIGINT"]) process.on(signal, () => process.exit(0));

@@ -1,0 +1,1 @@
+"""The local stand-in for FranceConnect+ (panva's oidc-provider) and how to run it."""
