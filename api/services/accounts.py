@@ -93,6 +93,10 @@ def change_password(
     """
     if current_password is None:
         _require_fresh_franceconnect_session(session)
+        # Proven by FranceConnect+: the locks that the forgotten password caused are lifted,
+        # so that the new one works at once.
+        throttle.reset(throttle.key_for("nir", account.nir_hash))
+        throttle.reset(throttle.key_for("password-change", account.id))
     else:
         _check_current_password(account, current_password, client)
     passwords.check_new_password(new_password)

@@ -189,7 +189,7 @@ def test_an_unknown_state_is_a_problem_not_a_redirect(fc, client):
     assert_problem(client.get("/api/v1/auth/franceconnect/callback"), 400, "franceconnect_failed")
 
 
-def test_a_code_injected_into_another_sign_in_fails_its_nonce(fc):
+def test_a_code_injected_into_another_sign_in_fails_its_nonce(fc, caplog):
     """The code of sign-in A replayed with the state of sign-in B: B's nonce refuses it."""
     _verifier_a, provider_url_a = fc.start(APP_RETURN)
     callback_a = fc.to_callback(provider_url_a)
@@ -201,6 +201,21 @@ def test_a_code_injected_into_another_sign_in_fails_its_nonce(fc):
 
     assert response.status_code == 302
     assert response.headers["Location"] == APP_RETURN + "?error=franceconnect_failed"
+    assert failure_reasons(caplog) == ["id_token refused: nonce does not match this sign-in"]
+
+
+def test_a_code_the_provider_already_redeemed_is_refused_by_it(fc, caplog):
+    """The token endpoint's own refusal (invalid_grant) ends the sign-in kindly."""
+    _verifier_a, provider_url_a = fc.start(APP_RETURN)
+    callback_a = fc.to_callback(provider_url_a)
+    assert fc.callback(callback_a).headers["Location"].startswith(APP_RETURN + "?handoff=")
+    _verifier_b, provider_url_b = fc.start(APP_RETURN)
+    replayed = {**query_of(callback_a), "state": query_of(provider_url_b)["state"]}
+
+    response = fc.client.get("/api/v1/auth/franceconnect/callback", query_string=replayed)
+
+    assert response.headers["Location"] == APP_RETURN + "?error=franceconnect_failed"
+    assert failure_reasons(caplog) == ["token request failed (OAuthError)"]
 
 
 def test_an_authorization_response_from_another_issuer_is_refused(fc):
@@ -222,7 +237,7 @@ def test_an_authorization_response_from_another_issuer_is_refused(fc):
     ],
 )
 def test_the_level_of_assurance_must_reach_the_configured_floor(
-    required, given, accepted, fc_provider, make_settings_app
+    required, given, accepted, fc_provider, make_settings_app, caplog
 ):
     client, _auth = make_settings_app(fc_provider.service_settings(acr=required))
     fc = FranceConnectActions(client, fc_provider)
@@ -235,12 +250,14 @@ def test_the_level_of_assurance_must_reach_the_configured_floor(
         assert returned.handoff and returned.error is None
     else:
         assert returned.handoff is None and returned.error == "franceconnect_failed"
+        assert failure_reasons(caplog) == [f"id_token refused: acr {given} is below {required}"]
 
 
-def test_a_cancelled_sign_in_at_the_provider_comes_back_as_a_failure(fc):
+def test_a_cancelled_sign_in_at_the_provider_comes_back_as_a_failure(fc, caplog):
     _verifier, provider_url = fc.start(WEB_RETURN)
     returned = fc.browser.cancel(provider_url, return_to=WEB_RETURN)
     assert returned.url == WEB_RETURN + "?error=franceconnect_failed"
+    assert failure_reasons(caplog) == ["provider answered 'access_denied'"]
 
 
 def failure_reasons(caplog) -> list[str]:
@@ -535,6 +552,10 @@ def test_after_franceconnect_the_holder_sets_a_new_password_without_the_old_one(
     fc, auth, account, client
 ):
     password_pair = link_identity(fc, auth, account)
+    # The password forgotten, the person tried until the sign-in locked.
+    for _ in range(5):
+        auth.login(account, password="Je ne sais plus du tout")
+    assert auth.login(account).status_code == 429
     fc_pair = fc.sign_in("angela").json
 
     changed = client.put(
