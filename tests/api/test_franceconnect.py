@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt as pyjwt
 import pytest
 
+from api.extensions import db
 from tests.conftest import bearer
 from tests.franceconnect_support import APP_RETURN, CALLBACK, WEB_RETURN, FranceConnectActions
 
@@ -96,14 +97,20 @@ def make_settings_app(app, smtp, redis_prefix):
     from api import create_app
     from tests.conftest import AuthActions, ServerLikeClient, make_settings
 
+    built = []
+
     def build(settings: dict):
         database_url = app.config["SQLALCHEMY_DATABASE_URI"]
         other = create_app(make_settings(database_url, smtp.port, redis_prefix, **settings))
         other.test_client_class = ServerLikeClient
+        built.append(other)
         client = other.test_client()
         return client, AuthActions(client, smtp, other.extensions["clock"])
 
-    return build
+    yield build
+    for other in built:
+        with other.app_context():
+            db.engine.dispose()
 
 
 def test_start_sends_the_person_to_the_provider_with_fresh_state_and_nonce(fc, app, fc_provider):
