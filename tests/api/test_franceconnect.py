@@ -697,6 +697,15 @@ def test_only_hashes_of_the_identity_are_kept(fc, auth, account, app, runner, cl
     assert counts["franceconnect_links"] == 1
 
 
+def test_the_menu_offers_franceconnect(signed_in, client):
+    items = client.get("/api/v1/account/menu", headers=bearer(signed_in["access_token"])).json
+    entries = {item["id"]: item for item in items["items"]}
+    assert entries["franceconnect_link"]["href"] == "/api/v1/account/franceconnect"
+    assert entries["franceconnect_link"]["method"] == "POST"
+    assert entries["franceconnect_unlink"]["method"] == "DELETE"
+    assert list(entries)[-1] == "activity"
+
+
 def test_openapi_describes_the_franceconnect_endpoints(client):
     paths = client.get("/api/v1/openapi.json").json["paths"]
     assert {"post"} <= set(paths["/api/v1/auth/franceconnect/complete"])

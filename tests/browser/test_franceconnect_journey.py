@@ -8,15 +8,32 @@ with FranceConnect alone, and signs them out at the provider too.
 from __future__ import annotations
 
 import re
+import time
 
 from playwright.sync_api import expect
 
-from tests.browser.test_web_journey import sign_in_with_code
+from tests.browser.test_web_journey import sign_in_with_code, sign_in_with_password
+from tests.timeouts import MAIL_SECONDS
 
 NIR = "2991299000078"
 PASSWORD = "Une phrase de passe solide"
 EMAIL = "franceconnect@exemple.fr"
 FC_BUTTON = "S'identifier avec FranceConnect"
+
+
+def sign_in_again_with_code(phone, url: str, smtp) -> None:
+    """The usual sign-in once more: wait for the new code, not the last one."""
+    codes_before = len([m for m in smtp.to(EMAIL) if "code" in m["Subject"]])
+    sign_in_with_password(phone, url, NIR)
+    page = phone.page
+    page.get_by_role("button", name="Envoyer le code").click()
+    deadline = time.monotonic() + MAIL_SECONDS
+    while len([m for m in smtp.to(EMAIL) if "code" in m["Subject"]]) == codes_before:
+        assert time.monotonic() < deadline, "no new code was mailed"
+        time.sleep(0.05)
+    page.get_by_label("Code à 6 chiffres reçu par courriel").fill(smtp.last_code(EMAIL))
+    page.get_by_role("button", name="Valider").click()
+    expect(page.get_by_role("heading", name="Gérer mon compte")).to_be_visible()
 
 
 def at_the_provider(page, identity: str = "angela", acr: str = "eidas2") -> None:
@@ -37,6 +54,7 @@ def test_link_then_sign_in_with_franceconnect_and_sign_out_there(
         SMTP_HOST="127.0.0.1",
         SMTP_PORT=str(smtp.port),
         WEBAUTHN_ORIGINS="http://localhost:{port}",
+        OTP_RESEND_SECONDS="1",
     )
     server.create_account(NIR, EMAIL, PASSWORD)
     page = phone.page
@@ -80,6 +98,14 @@ def test_link_then_sign_in_with_franceconnect_and_sign_out_there(
     expect(page.locator("#message")).to_have_text("Vous êtes déconnecté.")
     expect(page.get_by_role("heading", name="Connexion")).to_be_visible()
     assert page.url == server.url + "/"
+
+    # « Retirer FranceConnect » from a usual session.
+    sign_in_again_with_code(phone, server.url, smtp)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Retirer FranceConnect").click()
+    expect(page.locator("#message")).to_have_text("FranceConnect a été retiré de votre compte.")
+    expect(page.get_by_role("button", name="Associer FranceConnect")).to_be_visible()
+    assert smtp.wait_for(EMAIL, "FranceConnect a été retiré")
 
 
 def test_a_failed_franceconnect_sign_in_is_explained_kindly(fc_provider, start_live_server, phone):
