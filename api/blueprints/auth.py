@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from .. import errors as e
 from .. import schemas
@@ -18,6 +18,12 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 # Generous per-address limits: France Services counters sign many people in from one
 # address. The real brute-force defence is the per-NIR lockout in the database.
 limiter.limit(lambda: settings().RATELIMIT_PER_IP)(bp)
+
+
+@limiter.request_filter
+def _outside_sign_in() -> bool:
+    """Spare every other request the limiter's work: only /auth is limited per address."""
+    return request.blueprint != bp.name
 
 
 @bp.post("/login")
