@@ -63,6 +63,8 @@ def _register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(ops.bp)
     if settings.dev_outbox_enabled:
         app.register_blueprint(dev.bp)
+    if settings.dev_sms_outbox_enabled:
+        app.register_blueprint(dev.sms_bp)
 
 
 def _register_hooks(app: Flask) -> None:
