@@ -204,6 +204,32 @@ class OutboxMail(db.Model):
     )
 
 
+class OutboxSms(db.Model):
+    """A text message written in the same transaction as what caused it, delivered later."""
+
+    __tablename__ = "outbox_sms"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # E.164 with its "+": at most 15 digits.
+    to: Mapped[str] = mapped_column(String(16), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # pending -> sending -> sent; failed when refused or after too many attempts; kept in
+    # outbox mode.
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    # The provider's id of the message, to trace it in the provider's records.
+    provider_message_id: Mapped[str | None] = mapped_column(String(100))
+
+    __table_args__ = (
+        Index("ix_outbox_sms_due", "status", "next_attempt_at"),
+        Index("ix_outbox_sms_status_created", "status", "created_at"),
+    )
+
+
 class SecurityEvent(db.Model):
     """An audit record, shown to the account holder as their activity."""
 

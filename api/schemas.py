@@ -232,6 +232,16 @@ class OutboxList(Schema):
     items = fields.List(fields.Nested(OutboxItem))
 
 
+class SmsOutboxItem(Schema):
+    to = fields.String()
+    text = fields.String()
+    created_at = Iso()
+
+
+class SmsOutboxList(Schema):
+    items = fields.List(fields.Nested(SmsOutboxItem))
+
+
 class Problem(Schema):
     type = fields.String()
     title = fields.String()

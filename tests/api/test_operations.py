@@ -89,6 +89,8 @@ def test_demo_command_prepares_a_working_account(tmp_path, smtp, redis_prefix):
     result = app.test_cli_runner().invoke(args=["demo", "--no-serve"])
     assert result.exit_code == 0, result.output
     assert "1850575123456" in result.output
+    # This set-up sends real mail: the node only queues it, so a worker must run.
+    assert "flask --app wsgi mail deliver --loop" in result.output
     response = client.post(
         "/api/v1/auth/login",
         json={"nir": "1850575123456", "password": "Bienvenue à la Caf 2026"},
@@ -123,6 +125,9 @@ def test_production_refuses_unsafe_settings():
         "SECRET_KEY": "s" * 40,
         "JWT_SECRET_KEY": "j" * 40,
         "MAIL_BACKEND": "smtp",
+        "SMS_BACKEND": "http",
+        "SMS_API_URL": "https://api.sms.example",
+        "SMS_API_KEY": "k" * 32,
         "WEBAUTHN_RP_ID": "moncompte.caf.fr",
         "WEBAUTHN_ORIGINS": "https://moncompte.caf.fr",
     }
@@ -131,6 +136,9 @@ def test_production_refuses_unsafe_settings():
         ({"SECRET_KEY": ""}, "SECRET_KEY"),
         ({"JWT_SECRET_KEY": "short"}, "JWT_SECRET_KEY"),
         ({"MAIL_BACKEND": "outbox"}, "MAIL_BACKEND"),
+        ({"SMS_BACKEND": "outbox"}, "SMS_BACKEND"),
+        ({"SMS_API_URL": "http://api.sms.example"}, "HTTPS"),
+        ({"SMS_API_KEY": ""}, "SMS_API_KEY"),
         ({"WEBAUTHN_ORIGINS": "http://moncompte.caf.fr"}, "HTTPS"),
         ({"DATABASE_URL": "sqlite:///x.db"}, "server database"),
         ({"JWT_SECRET_KEY": "s" * 40}, "differ"),
@@ -147,6 +155,13 @@ def test_production_refuses_unsafe_settings():
         ("SMTP_STARTTLS", "peut-être"),
         ("WEBAUTHN_ORIGINS", "localhost:8000"),
         ("MAIL_BACKEND", "pigeon"),
+        ("SMS_BACKEND", "pigeon"),
+        ("SMS_BACKEND", "http"),  # without SMS_API_URL
+        ("SMS_SENDER", "CafAllocations"),  # 14 characters
+        ("SMS_SENDER", "Caf Info"),
+        ("SMS_SENDER", "0612345678"),  # a number, not a name
+        ("SMS_SENDER", ""),
+        ("SMS_TIMEOUT_SECONDS", "0"),
     ],
 )
 def test_invalid_settings_are_refused_at_start_up(name, value):
@@ -204,6 +219,7 @@ def test_migrations_build_the_models_schema_from_empty(tmp_path, smtp, redis_pre
                 "sessions",
                 "refresh_tokens",
                 "outbox_mail",
+                "outbox_sms",
                 "security_events",
             } <= tables
             db.engine.dispose()
