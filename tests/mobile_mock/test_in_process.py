@@ -114,6 +114,26 @@ def test_each_fault_is_refused_at_sign_in(enrolled_app, account, fault, outcome)
     assert caught.value.code == outcome
 
 
+def test_a_clone_is_refused_even_after_refused_attempts(enrolled_app, new_app, account, clock):
+    """Refused assertions move the phone's counter on, never the server's."""
+    enrolled_app.sign_in_with_biometrics(account.nir, account.password)  # server: 1
+    enrolled_app.sign_out()
+    for _ in range(3):  # the phone now counts 4
+        with pytest.raises(ApiProblem):
+            enrolled_app.sign_in_with_biometrics(
+                account.nir, account.password, faults=["uv_failed"]
+            )
+    with pytest.raises(ApiProblem) as caught:
+        enrolled_app.sign_in_with_biometrics(account.nir, account.password, faults=["cloned"])
+    assert caught.value.code == "webauthn_failed"
+    credential = enrolled_app.device.authenticator.credentials[0]
+    assert (credential.sign_count, credential.accepted_sign_count) == (4, 1)
+    clock.advance(seconds=61)  # the code cooldown of the enrolment's sign-in
+    tablet = new_app("tablet")
+    tablet.sign_in_with_code(account.nir, account.password)
+    assert [device["blocked"] for device in tablet.authenticators()] == [True]
+
+
 @pytest.mark.parametrize("fault", ["uv_failed", "user_absent", "wrong_app_signature", "framed"])
 def test_each_fault_is_refused_at_enrolment(new_app, account, fault):
     phone = new_app()
