@@ -156,6 +156,17 @@ class MobileApp:
         pair = self._call("POST", "/auth/webauthn/verify", token=self.mfa_token, json=assertion)
         return self._accepted(assertion, pair)
 
+    def sign_in_with_passkey(self, *, faults: list[str] = ()) -> dict[str, Any]:
+        """« Se connecter avec la biométrie »: the fingerprint alone, no NIR or password."""
+        faults = fault_options.check(list(faults))
+        body = {"device_token": self.device.device_token} if self.device.device_token else {}
+        started = self._call("POST", "/auth/passkey/options", json=body)
+        assertion = self._assert(started["options"], faults)
+        pair = self._call(
+            "POST", "/auth/passkey/verify", token=started["passkey_token"], json=assertion
+        )
+        return self._accepted(assertion, pair)
+
     def _assert(self, options: dict[str, Any], faults: list[str]) -> dict[str, Any]:
         """Have the phone answer ``options`` (request options), misbehaving as ``faults`` say."""
         authenticator = self.device.authenticator
