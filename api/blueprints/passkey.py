@@ -39,7 +39,7 @@ def options(data):
     raw_body=schemas.AuthenticationResponseJSON,
     response=schemas.TokenPair,
     requires=PasskeySignIn,
-    errors=[e.ValidationError, e.WebAuthnFailed, e.TokenInvalid],
+    errors=[e.ValidationError, e.PasskeyFailed, e.TokenInvalid],
 )
 def verify(sign_in, data):
     return passkey_sign_in.finish(sign_in, data, client_info())

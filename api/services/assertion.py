@@ -105,12 +105,16 @@ def verify(
 
 
 def refuse(
-    refusal: Refused, account: Account | None = None, client: ClientInfo | None = None
+    refusal: Refused,
+    account: Account | None = None,
+    client: ClientInfo | None = None,
+    *,
+    error: type[WebAuthnFailed] = WebAuthnFailed,
 ) -> NoReturn:
-    """Record a refused assertion against ``account`` (when one is known) and refuse it.
+    """Record a refused assertion against ``account`` (when one is known) and raise ``error``.
 
-    Every refusal answers the same ``401 webauthn_failed``: which check failed is written
-    to the log, never told to the client.
+    Every refusal of a ceremony answers the same ``401 webauthn_failed``: which check
+    failed is written to the log, never told to the client.
     """
     current_app.logger.info("assertion refused", extra={"reason": refusal.reason[:120]})
     if account is not None:
@@ -118,7 +122,7 @@ def refuse(
         if not refusal.cloned:  # a clone has its own, more telling, activity entry
             activity.record("webauthn_failed", account.id, client)
         login.record_second_factor_failure(account, client)
-    raise WebAuthnFailed()
+    raise error()
 
 
 def _user_handle_matches(handle: bytes | None, account: Account, *, required: bool) -> bool:

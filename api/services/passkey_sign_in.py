@@ -8,9 +8,10 @@ finds the account from the returned ``userHandle`` and the credential together, 
 checks of the biometric second step (:func:`api.services.assertion.verify`) and
 completes the sign-in as every flow does (:func:`api.services.login.open_session`).
 
-Every refusal is the same ``401 webauthn_failed``. When the user handle and the
-credential name an account together, a refusal is recorded in its activity and counts as
-a wrong second factor, as in the second step; otherwise nobody's account is touched.
+Every refusal is the same ``401 webauthn_failed`` (:class:`~api.errors.PasskeyFailed`).
+When the user handle and the credential name an account together, a refusal is recorded
+in its activity and counts as a wrong second factor, as in the second step; otherwise
+nobody's account is touched.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy import select
 
 from ..clock import utcnow
 from ..config import settings
-from ..errors import TokenInvalid
+from ..errors import PasskeyFailed, TokenInvalid
 from ..extensions import db
 from ..infra.client import ClientInfo
 from ..infra.keys import keyed_hash, new_token
@@ -92,7 +93,9 @@ class PasskeySignIn:
         digest = keyed_hash("passkey", passkey_token)
         flow = db.session.scalar(select(PasskeyFlow).where(PasskeyFlow.token_hash == digest))
         if flow is None or flow.completed_at is not None or flow.expires_at <= utcnow():
-            assertion.refuse(assertion.Refused("passkey flow spent or expired"))
+            assertion.refuse(
+                assertion.Refused("passkey flow spent or expired"), error=PasskeyFailed
+            )
         return cls(flow)
 
     @property
@@ -116,7 +119,7 @@ def finish(sign_in: PasskeySignIn, payload: dict[str, Any], client: ClientInfo) 
     parsed = assertion.parse(payload)
     account = _account_named_by(parsed)
     if account is None:
-        assertion.refuse(assertion.Refused("no account for this credential"))
+        assertion.refuse(assertion.Refused("no account for this credential"), error=PasskeyFailed)
     challenge = challenges.find_open(
         parsed.challenge, purpose=PURPOSE, account_id=None, passkey_flow_id=sign_in.id
     )
@@ -125,7 +128,7 @@ def finish(sign_in: PasskeySignIn, payload: dict[str, Any], client: ClientInfo) 
             parsed, challenge=challenge, account=account, client=client, require_user_handle=True
         )
     except assertion.Refused as refusal:
-        assertion.refuse(refusal, account, client)
+        assertion.refuse(refusal, account, client, error=PasskeyFailed)
     # Found without being named: whatever the client said at enrolment, it is a passkey.
     authenticator.discoverable = True
     pair = sign_in.complete(account, client, authenticator_id=authenticator.id)

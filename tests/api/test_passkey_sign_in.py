@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 from api.clock import utcnow
-from api.errors import WebAuthnFailed
+from api.errors import PasskeyFailed
 from api.extensions import db
 from api.models import Authenticator, PasskeyFlow, SecurityEvent, WebAuthnChallenge
 from api.webauthn import challenges
@@ -35,7 +35,8 @@ from tests.webauthn_support import (
 )
 
 # One body for every refusal: nothing tells which check failed.
-REFUSED = WebAuthnFailed().to_dict()
+REFUSED = PasskeyFailed().to_dict()
+assert REFUSED["code"] == "webauthn_failed" and REFUSED["status"] == 401
 
 
 def assert_refused(response) -> None:
