@@ -7,6 +7,7 @@ must be the very same ``401 webauthn_failed`` body.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import jwt as pyjwt
@@ -472,3 +473,25 @@ def test_expired_flows_are_purged(client, app, runner, clock):
     assert "passkey_flows: 1 deleted" in result.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(WebAuthnChallenge)) == 0
+
+
+def test_nothing_secret_is_logged(client, phone, enrolled, caplog, capfd):
+    caplog.set_level(logging.DEBUG)
+    started = passkey_options(client)
+    tampered = phone.get(started["options"], origin=ANDROID_ORIGIN, tamper_signature=True)
+    assert_refused(passkey_verify(client, started["passkey_token"], tampered))
+    assertion = phone.get(started["options"], origin=ANDROID_ORIGIN)
+    pair = passkey_verify(client, started["passkey_token"], assertion).json
+    logged = "".join(r.getMessage() + str(vars(r)) for r in caplog.records)
+    logged += "".join(capfd.readouterr())
+    assert "assertion refused" in logged and "/api/v1/auth/passkey/verify" in logged
+    for secret in (
+        started["passkey_token"],
+        started["options"]["challenge"],
+        assertion["response"]["userHandle"],
+        assertion["response"]["signature"],
+        pair["access_token"],
+        pair["refresh_token"],
+        pair["device_token"],
+    ):
+        assert secret not in logged, f"a secret reached the logs: {secret[:4]}…"
