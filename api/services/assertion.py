@@ -60,7 +60,9 @@ def verify(
     ``challenge`` is the open challenge of this ceremony's own context (None when there is
     none). The user handle must match the account when present, and be present when
     ``require_user_handle`` (a passkey sign-in finds the account by it). Raises
-    :class:`Refused`; nothing has changed then, except for a counter regression.
+    :class:`Refused`: nothing has changed then, but the challenge when the refusal came
+    after it was spent (a credential removed or blocked meanwhile, a counter regression,
+    which also blocks the credential).
     """
     authenticator = credentials.by_credential_id(parsed.credential.raw_id)
     if (
