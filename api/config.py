@@ -82,6 +82,9 @@ class Settings:
     WEBAUTHN_ORIGINS: list[str] = field(default_factory=lambda: ["http://localhost:8000"])
     WEBAUTHN_CHALLENGE_TTL_SECONDS: int = 300
     WEBAUTHN_ATTESTATION: str = "none"
+    # An enrolled phone signs in with one assertion alone (a discoverable credential, UV
+    # required), without NIR or password: POST /auth/passkey/*. Off: those routes are 404.
+    PASSKEY_SIGN_IN: bool = True
     ANDROID_APP_PACKAGE: str = ""
     ANDROID_CERT_FINGERPRINTS: list[str] = field(default_factory=list)
     APPLE_APP_IDS: list[str] = field(default_factory=list)

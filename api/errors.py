@@ -151,6 +151,15 @@ class WebAuthnFailed(Refusal):
     )
 
 
+class PasskeyFailed(WebAuthnFailed):
+    """A refused passkey sign-in: the same code, and a way forward without a code step."""
+
+    detail = (
+        "La connexion avec la biométrie n'a pas abouti. Réessayez, ou connectez-vous avec "
+        "votre numéro de sécurité sociale et votre mot de passe."
+    )
+
+
 class ReauthenticationRequired(ApiError):
     status = 401
     code = "reauthentication_required"

@@ -273,6 +273,32 @@ class Authenticator(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set when the credential looks cloned (sign counter went back): never usable again.
     flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Whether it is a discoverable credential (a passkey that signs in alone): the client's
+    # credProps answer at enrolment, or proven by a passkey sign-in; None when never said.
+    discoverable: Mapped[bool | None] = mapped_column()
+
+
+class PasskeyFlow(db.Model):
+    """A passkey sign-in between its options and its assertion: no account is known yet.
+
+    Its ``passkey_token`` is stored only as an HMAC; the challenge it was issued with is a
+    :class:`WebAuthnChallenge` bound to it. Completing it is a one-time conditional UPDATE.
+    """
+
+    __tablename__ = "passkey_flows"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The known device the client presented (its token's MAC was valid); whose it is, is
+    # only checked once the assertion names the account.
+    device_id: Mapped[str | None] = mapped_column(
+        ForeignKey("known_devices.id", ondelete="SET NULL")
+    )
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(256))
 
 
 class WebAuthnChallenge(db.Model):
@@ -282,14 +308,20 @@ class WebAuthnChallenge(db.Model):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     challenge_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
-    purpose: Mapped[str] = mapped_column(String(16))  # "registration" | "authentication"
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    # Registration: the fresh session that asked; authentication: the login transaction.
+    # "registration" | "authentication" (second step) | "passkey" (sign-in alone)
+    purpose: Mapped[str] = mapped_column(String(16))
+    # None for a passkey sign-in: whose credential answers is what the ceremony finds out.
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    # Exactly one context: the fresh session that enrols, the login transaction of the
+    # second step, or the passkey flow.
     session_id: Mapped[str | None] = mapped_column(
         ForeignKey("sessions.id", ondelete="CASCADE"), index=True
     )
     transaction_id: Mapped[str | None] = mapped_column(
         ForeignKey("login_transactions.id", ondelete="CASCADE"), index=True
+    )
+    passkey_flow_id: Mapped[str | None] = mapped_column(
+        ForeignKey("passkey_flows.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

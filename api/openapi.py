@@ -43,6 +43,10 @@ def _build(app: Flask) -> dict[str, Any]:
         ("mfaToken", "Opaque token from POST /auth/login, for the second factor only."),
         ("accessToken", "JWT access token from a completed sign-in."),
         ("refreshToken", "Opaque refresh token, single use, for POST /auth/refresh only."),
+        (
+            "passkeyToken",
+            "Opaque token from POST /auth/passkey/options, for POST /auth/passkey/verify only.",
+        ),
     ):
         spec.components.security_scheme(
             name, {"type": "http", "scheme": "bearer", "description": description}
@@ -92,7 +96,7 @@ def _operation(doc: dict[str, Any], rule: Any) -> dict[str, Any]:
     }
     if doc["body"] is not None:
         operation["requestBody"] = {
-            "required": True,
+            "required": not doc["optional_body"],
             "content": {"application/json": {"schema": doc["body"]}},
         }
     elif doc["raw_body"]:

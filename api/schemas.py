@@ -70,6 +70,15 @@ class Nir(fields.String):
         return canonical
 
 
+def _device_token() -> fields.String:
+    return _str(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=128),
+        metadata={"description": "The device_token this app or browser got at its last sign-in."},
+    )
+
+
 class LoginRequest(Strict):
     nir = Nir(
         required=True,
@@ -86,12 +95,7 @@ class LoginRequest(Strict):
             min=1, max=MAX_LENGTH, error="Le mot de passe doit comporter entre 1 et 256 caractères."
         ),
     )
-    device_token = _str(
-        load_default=None,
-        allow_none=True,
-        validate=validate.Length(max=128),
-        metadata={"description": "The device_token this app or browser got at its last sign-in."},
-    )
+    device_token = _device_token()
 
 
 class WholeMatch(validate.Regexp):
@@ -269,6 +273,7 @@ class CreationOptions(Schema):
     authenticatorSelection = fields.Dict()
     attestation = fields.String()
     hints = fields.List(fields.String())
+    extensions = fields.Dict()
 
 
 class RequestOptions(Schema):
@@ -280,6 +285,23 @@ class RequestOptions(Schema):
     allowCredentials = fields.List(fields.Dict())
     userVerification = fields.String()
     hints = fields.List(fields.String())
+
+
+class PasskeyOptionsRequest(Strict):
+    device_token = _device_token()
+
+
+class PasskeyStarted(Schema):
+    """A passkey sign-in begun: its token and the request options for the phone."""
+
+    passkey_token = fields.String(
+        metadata={"description": "For POST /auth/passkey/verify only; single use, 5 minutes."}
+    )
+    expires_in = fields.Integer()
+    options = fields.Nested(
+        RequestOptions,
+        metadata={"description": "allowCredentials is empty: the phone offers its passkeys."},
+    )
 
 
 DEVICE_NAME = validate.Length(min=1, max=64, error="Le nom doit comporter de 1 à 64 caractères.")
@@ -376,6 +398,14 @@ class AuthenticatorView(Schema):
     backed_up = fields.Boolean(attribute="backup_state")
     device_type = fields.String()
     blocked = fields.Function(lambda authenticator: authenticator.flagged_at is not None)
+    discoverable = fields.Boolean(
+        allow_none=True,
+        metadata={
+            "description": "true: this device signs in alone (passkey), without NIR or "
+            "password; false: only as the second step after the password; null: the device "
+            "never said (a passkey sign-in with it makes it true)."
+        },
+    )
 
 
 class AuthenticatorList(Schema):

@@ -6,6 +6,7 @@ Examples (against the local demo server)::
     mobile-mock enable-biometrics --name "Pixel 8"
     mobile-mock sign-out
     mobile-mock bio-sign-in
+    mobile-mock passkey-sign-in
     mobile-mock run biometric-sign-in
 
 Exit status: 0 when everything happened as expected, 1 on a refusal or an unexpected
@@ -90,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     bio = commands.add_parser("bio-sign-in", help="password, then the fingerprint")
     with_credentials(bio)
     with_faults(bio)
+    passkey = commands.add_parser(
+        "passkey-sign-in", help="the fingerprint alone: no NIR, no password, no code"
+    )
+    with_faults(passkey)
     commands.add_parser("devices", help="list the account's devices")
     rename = commands.add_parser("rename", help="rename a device")
     rename.add_argument("id")
@@ -175,6 +180,9 @@ def _dispatch(args, out: Output, device: Device, sink: SmtpSink | None) -> int:
     elif command == "bio-sign-in":
         app.sign_in_with_biometrics(args.nir, args.password, faults=args.fault)
         out.done("Connecté avec la biométrie / signed in with biometrics.")
+    elif command == "passkey-sign-in":
+        app.sign_in_with_passkey(faults=args.fault)
+        out.done("Connecté avec la biométrie seule / signed in with the passkey alone.")
     elif command == "devices":
         out.done("Appareils / devices", app.authenticators())
     elif command == "rename":

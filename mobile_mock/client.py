@@ -149,20 +149,40 @@ class MobileApp:
         return self.verify_biometrics(faults=faults)
 
     def verify_biometrics(self, *, faults: list[str] = ()) -> dict[str, Any]:
+        """The fingerprint instead of the emailed code, after the password step."""
         faults = fault_options.check(list(faults))
         options = self._call("POST", "/auth/webauthn/options", token=self.mfa_token)
+        assertion = self._assert(options, faults)
+        pair = self._call("POST", "/auth/webauthn/verify", token=self.mfa_token, json=assertion)
+        return self._accepted(assertion, pair)
+
+    def sign_in_with_passkey(self, *, faults: list[str] = ()) -> dict[str, Any]:
+        """« Se connecter avec la biométrie »: the fingerprint alone, no NIR or password."""
+        faults = fault_options.check(list(faults))
+        body = {"device_token": self.device.device_token} if self.device.device_token else {}
+        started = self._call("POST", "/auth/passkey/options", json=body)
+        assertion = self._assert(started["options"], faults)
+        pair = self._call(
+            "POST", "/auth/passkey/verify", token=started["passkey_token"], json=assertion
+        )
+        return self._accepted(assertion, pair)
+
+    def _assert(self, options: dict[str, Any], faults: list[str]) -> dict[str, Any]:
+        """Have the phone answer ``options`` (request options), misbehaving as ``faults`` say."""
         authenticator = self.device.authenticator
         if "replay" in faults:
             if authenticator.last_assertion is None:
                 raise AuthenticatorError("nothing to replay yet")
-            assertion = authenticator.last_assertion
-        else:
-            kwargs = {
-                "origin": self.device.origin,
-                **fault_options.get_options(faults, self.device, options),
-            }
-            assertion = authenticator.get(options, **kwargs)
-        pair = self._call("POST", "/auth/webauthn/verify", token=self.mfa_token, json=assertion)
+            return authenticator.last_assertion
+        kwargs = {
+            "origin": self.device.origin,
+            **fault_options.get_options(faults, self.device, options),
+        }
+        return authenticator.get(options, **kwargs)
+
+    def _accepted(self, assertion: dict[str, Any], pair: dict[str, Any]) -> dict[str, Any]:
+        # The server took this counter: a "cloned" phone must not present more than it.
+        self.device.authenticator.record_accepted(assertion)
         return self._keep(pair)
 
     def refresh(self) -> dict[str, Any]:

@@ -9,6 +9,12 @@
 ]}
 ```
 
+Actions: ``sign_in_with_code``, ``sign_in`` (password step only), ``bio_sign_in``
+(password, then the fingerprint), ``passkey_sign_in`` (the fingerprint alone),
+``enable_biometrics``, ``devices`` (optional ``blocked`` / ``discoverable`` checks),
+``remove``, ``sign_out``, ``refresh``, ``menu`` and ``activity`` (optional ``has``).
+``faults`` apply to ``enable_biometrics``, ``bio_sign_in`` and ``passkey_sign_in``.
+
 A step runs on the app named by ``app`` (default ``phone``; others are fresh phones of
 the same person). ``expect`` is ``ok`` (default), a problem ``code``, or a list of
 acceptable outcomes. The run stops at the first unexpected outcome.
@@ -176,6 +182,10 @@ class Runner:
         app.verify_biometrics(faults=step.get("faults", []))
         return "signed in with biometrics"
 
+    def _do_passkey_sign_in(self, app, app_name, step):
+        app.sign_in_with_passkey(faults=step.get("faults", []))
+        return "signed in with the passkey alone"
+
     def _do_enable_biometrics(self, app, app_name, step):
         device = app.enable_biometrics(
             step.get("name", "Mon téléphone"), faults=step.get("faults", [])
@@ -194,14 +204,15 @@ class Runner:
         items = app.authenticators()
         mine = set(self.enrolled.get(step.get("device_of", app_name), []))
         for item in items:
-            if item["id"] in mine and "blocked" in step and item["blocked"] != step["blocked"]:
-                raise ApiProblem(
-                    0,
-                    {
-                        "code": "unexpected_state",
-                        "detail": f"{item['name']} blocked={item['blocked']}",
-                    },
-                )
+            for state in ("blocked", "discoverable"):
+                if item["id"] in mine and state in step and item[state] != step[state]:
+                    raise ApiProblem(
+                        0,
+                        {
+                            "code": "unexpected_state",
+                            "detail": f"{item['name']} {state}={item[state]}",
+                        },
+                    )
         return f"{len(items)} device(s)"
 
     def _do_sign_out(self, app, app_name, step):

@@ -16,6 +16,11 @@ _METHODS = {
     "webauthn": "avec la biométrie de votre téléphone",
 }
 
+# Events whose sentence depends on how they happened, by (type, method).
+_LABELS_BY_METHOD: dict[tuple[str, str], str] = {
+    ("sign_in", "passkey"): "Connexion avec la biométrie seule, sans mot de passe.",
+}
+
 # What the person reads in "Mon activité". Placeholders come from the event's data,
 # which never holds a secret.
 _LABELS: dict[str, str] = {
@@ -80,8 +85,10 @@ def record(
 
 def describe(event: SecurityEvent) -> str:
     """Return the French sentence shown for ``event``."""
-    template = _LABELS.get(event.type, "Événement de sécurité.")
     values = dict(event.data or {})
+    template = _LABELS_BY_METHOD.get((event.type, values.get("method", ""))) or _LABELS.get(
+        event.type, "Événement de sécurité."
+    )
     values["method"] = _METHODS.get(values.get("method", ""), "")
     try:
         return template.format(**values).replace("  ", " ").replace(" .", ".")

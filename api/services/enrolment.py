@@ -101,6 +101,7 @@ def finish_enrolment(
         backup_state=verified.credential_backed_up,
         device_type=_text(verified.credential_device_type),
         attestation_format=_text(verified.fmt),
+        discoverable=parsed.discoverable,
         name=name,
         created_at=now,
     )

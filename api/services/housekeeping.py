@@ -20,6 +20,7 @@ from ..models import (
     LoginTransaction,
     OutboxMail,
     OutboxSms,
+    PasskeyFlow,
     RefreshToken,
     SecurityEvent,
     Throttle,
@@ -41,6 +42,7 @@ def purge() -> dict[str, int]:
         ),
         "email_codes": delete(EmailCode).where(EmailCode.expires_at < cutoff),
         "login_transactions": delete(LoginTransaction).where(LoginTransaction.expires_at < cutoff),
+        "passkey_flows": delete(PasskeyFlow).where(PasskeyFlow.expires_at < cutoff),
         # Spent refresh tokens stay while their session lives: they reveal token theft.
         "refresh_tokens": delete(RefreshToken).where(RefreshToken.expires_at < cutoff),
         "sessions": delete(AuthSession).where(

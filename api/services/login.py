@@ -4,8 +4,9 @@ The password step (:func:`begin_login`) opens a server-side login transaction an
 out only an opaque ``mfa_token``. Everything after it receives a :class:`LoginFlow`: the
 second factors (the emailed code, biometrics) check their proof, then either record a
 failure on the flow or complete it. Completing is atomic (only one second factor can
-finish a sign-in), resets the account's second-factor count, opens the session and
-remembers the device.
+finish a sign-in), then :func:`open_session` resets the account's second-factor count,
+opens the session and remembers the device: the one completion path, which a passkey
+sign-in (no password step) takes too.
 """
 
 from __future__ import annotations
@@ -173,14 +174,7 @@ class LoginFlow:
 
     def record_second_factor_failure(self, client: ClientInfo) -> None:
         """Count a wrong code or assertion against the account; lock sign-in at the cap."""
-        account = self.account
-        outcome = throttle.count_failure(
-            throttle.key_for("second-factor", account.id), throttle.second_factor_policy()
-        )
-        if outcome.locked:
-            hours = max(1, outcome.lock_seconds // 3600)
-            activity.record("second_factor_locked", account.id, client, hours=hours)
-            mailer.queue(account.email, mail_templates.second_factor_locked(hours))
+        record_second_factor_failure(self.account, client)
 
     def end(self) -> None:
         """Let this sign-in expire now (too many wrong codes): it must start over."""
@@ -199,7 +193,40 @@ class LoginFlow:
             LoginTransaction.completed_at, LoginTransaction.id == self.id, at=utcnow()
         ):  # another second factor finished it first
             raise TokenInvalid()
-        account = self.account
-        throttle.reset(throttle.key_for("second-factor", account.id))
-        pair = tokens.issue_for_new_session(account, amr, client, authenticator_id=authenticator_id)
-        return replace(pair, device_token=devices.remember(account.id, self.transaction.device_id))
+        return open_session(
+            self.account,
+            amr,
+            client,
+            authenticator_id=authenticator_id,
+            device_id=self.transaction.device_id,
+        )
+
+
+def record_second_factor_failure(account: Account, client: ClientInfo) -> None:
+    """Count a wrong code or refused assertion against ``account``; lock sign-in at the cap."""
+    outcome = throttle.count_failure(
+        throttle.key_for("second-factor", account.id), throttle.second_factor_policy()
+    )
+    if outcome.locked:
+        hours = max(1, outcome.lock_seconds // 3600)
+        activity.record("second_factor_locked", account.id, client, hours=hours)
+        mailer.queue(account.email, mail_templates.second_factor_locked(hours))
+
+
+def open_session(
+    account: Account,
+    amr: list[str],
+    client: ClientInfo,
+    *,
+    authenticator_id: str | None = None,
+    device_id: str | None = None,
+) -> tokens.TokenPair:
+    """Finish a proven sign-in of ``account``: the one completion path of every flow.
+
+    The account's second-factor count starts over, a session opens (recording the
+    authenticator that opened it, so that removing or blocking that device ends it), and
+    the device is remembered: the known one it presented, else a new one.
+    """
+    throttle.reset(throttle.key_for("second-factor", account.id))
+    pair = tokens.issue_for_new_session(account, amr, client, authenticator_id=authenticator_id)
+    return replace(pair, device_token=devices.remember(account.id, device_id))

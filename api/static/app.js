@@ -2,7 +2,16 @@
 "use strict";
 
 const API = "/api/v1";
-const state = { mfaToken: null, access: null, refresh: null, methods: [], countdown: null };
+const state = {
+  mfaToken: null,
+  access: null,
+  refresh: null,
+  methods: [],
+  countdown: null,
+  // The passkey autofill request waiting on the NIR field, and its renewal timer.
+  autofill: null,
+  autofillTimer: null,
+};
 
 const $ = (id) => document.getElementById(id);
 
@@ -11,6 +20,10 @@ const MESSAGES = {
   webauthnCancelled:
     "La vérification biométrique a été annulée ou refusée. Réessayez, ou recevez un code par courriel.",
   webauthnUnsupported: "Ce navigateur ne permet pas la connexion biométrique.",
+  passkeyCancelled:
+    "La connexion avec la biométrie a été annulée, ou cet appareil n'est pas associé à votre compte. Réessayez, ou connectez-vous avec votre numéro de sécurité sociale et votre mot de passe.",
+  passkeyOff:
+    "La connexion avec la biométrie seule n'est pas disponible pour le moment. Connectez-vous avec votre numéro de sécurité sociale et votre mot de passe.",
   codeSent: (hint) => `Un code a été envoyé à ${hint}. Il est valable 15 minutes.`,
 };
 
@@ -83,6 +96,12 @@ function deviceToken() {
   }
 }
 
+// What the password step and a passkey sign-in send to be recognised as a known device.
+function knownDevice() {
+  const known = deviceToken();
+  return known ? { device_token: known } : {};
+}
+
 function keepTokens(pair) {
   state.access = pair.access_token;
   state.refresh = pair.refresh_token;
@@ -137,6 +156,104 @@ function restart() {
   $("code-form").hidden = true;
   $("code-sent").hidden = true;
   show("screen-login");
+  armPasskeyAutofill();
+}
+
+// --- passkey sign-in: the phone or computer alone, no NIR or password ----------------
+
+async function conditionalMediationAvailable() {
+  return Boolean(
+    biometricsAvailable() &&
+      typeof PublicKeyCredential.isConditionalMediationAvailable === "function" &&
+      (await PublicKeyCredential.isConditionalMediationAvailable()),
+  );
+}
+
+function stopPasskeyAutofill() {
+  if (state.autofillTimer) clearTimeout(state.autofillTimer);
+  state.autofillTimer = null;
+  if (state.autofill) state.autofill.abort();
+  state.autofill = null;
+}
+
+function passkeyOff() {
+  stopPasskeyAutofill();
+  $("passkey-choice").hidden = true;
+}
+
+async function beginPasskey() {
+  try {
+    return await api("POST", "/auth/passkey/options", { body: knownDevice() });
+  } catch (error) {
+    if (error.code === "not_found") passkeyOff(); // switched off on the server
+    throw error;
+  }
+}
+
+async function finishPasskey(started, credential) {
+  keepTokens(
+    await api("POST", "/auth/passkey/verify", {
+      body: credential.toJSON(),
+      token: started.passkey_token,
+    }),
+  );
+  stopPasskeyAutofill();
+  await openAccount("Vous êtes connecté avec la biométrie.");
+}
+
+// Offer this device's passkeys in the NIR field's suggestions (passkey autofill), where
+// the browser can. The request waits until the person picks one, or is renewed before
+// its challenge expires.
+async function armPasskeyAutofill() {
+  stopPasskeyAutofill();
+  const controller = new AbortController();
+  state.autofill = controller; // set before any wait, so that a newer call can abort it
+  if (!(await conditionalMediationAvailable()) || controller.signal.aborted) return;
+  let started;
+  try {
+    started = await beginPasskey();
+  } catch {
+    return; // the password remains; nothing to tell before the person acts
+  }
+  if (controller.signal.aborted) return;
+  const renewIn = Math.max(30, started.expires_in - 30) * 1000;
+  state.autofillTimer = setTimeout(armPasskeyAutofill, renewIn);
+  let credential;
+  try {
+    credential = await navigator.credentials.get({
+      mediation: "conditional",
+      publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(started.options),
+      signal: controller.signal,
+    });
+  } catch {
+    return; // aborted (the person used the form or the button), or nothing picked
+  }
+  if (!credential || controller.signal.aborted) return;
+  clearMessage();
+  try {
+    await finishPasskey(started, credential);
+  } catch (error) {
+    showError(error);
+    armPasskeyAutofill();
+  }
+}
+
+async function onPasskeySignIn() {
+  clearMessage();
+  // One WebAuthn request at a time: the autofill one gives way to the button's.
+  stopPasskeyAutofill();
+  try {
+    const started = await beginPasskey();
+    const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(started.options);
+    const credential = await navigator.credentials.get({ publicKey });
+    await finishPasskey(started, credential);
+  } catch (error) {
+    if (error.code === "not_found") say(MESSAGES.passkeyOff, true);
+    else if (error.name === "NotAllowedError" || error.name === "AbortError") {
+      say(MESSAGES.passkeyCancelled, true);
+    } else showError(error);
+    if (!state.access) armPasskeyAutofill();
+  }
 }
 
 // --- step 1: NIR and password -----------------------------------------------------------
@@ -147,10 +264,10 @@ async function onLogin(event) {
   const nir = $("nir").value.trim().toUpperCase();
   const password = $("password").value;
   try {
-    const credentials = { nir, password };
-    const known = deviceToken();
-    if (known) credentials.device_token = known;
-    const started = await api("POST", "/auth/login", { body: credentials });
+    const started = await api("POST", "/auth/login", {
+      body: { nir, password, ...knownDevice() },
+    });
+    stopPasskeyAutofill();
     state.mfaToken = started.mfa_token;
     state.methods = started.methods;
     $("password").value = "";
@@ -285,6 +402,12 @@ function renderDevices(devices) {
     item.querySelector(".device-name").textContent = device.name;
     item.querySelector(".device-dates").textContent =
       `Associé le ${formatDate(device.created_at)} — dernière utilisation : ${formatDate(device.last_used_at)}`;
+    if (device.discoverable && !device.blocked) {
+      const alone = document.createElement("p");
+      alone.className = "hint";
+      alone.textContent = "Peut vous connecter seul, sans numéro ni mot de passe.";
+      item.insertBefore(alone, item.querySelector(".actions"));
+    }
     if (device.blocked) {
       const blocked = document.createElement("p");
       blocked.className = "blocked";
@@ -412,10 +535,13 @@ document.addEventListener("DOMContentLoaded", () => {
   $("send-code").addEventListener("click", onSendCode);
   $("code-form").addEventListener("submit", onVerifyCode);
   $("use-biometrics").addEventListener("click", onUseBiometrics);
+  $("passkey-sign-in").addEventListener("click", onPasskeySignIn);
   $("enable-form").addEventListener("submit", onEnableBiometrics);
   $("sign-out").addEventListener("click", onSignOut);
   $("screen-account").addEventListener("click", onAccountAction);
   for (const link of document.querySelectorAll("[data-action='restart']")) {
     link.addEventListener("click", restart);
   }
+  $("passkey-choice").hidden = !biometricsAvailable();
+  armPasskeyAutofill();
 });

@@ -226,6 +226,7 @@ def test_deeply_nested_json_is_invalid_json_everywhere(app, client, auth, accoun
         "mfaToken": auth.start(account),
         "accessToken": signed_in["access_token"],
         "refreshToken": signed_in["refresh_token"],
+        "passkeyToken": client.post("/api/v1/auth/passkey/options").json["passkey_token"],
     }
     bodies = [
         b"[" * 30_000 + b"]" * 30_000,  # far past the interpreter's recursion limit

@@ -47,9 +47,19 @@ def test_readme_journey_with_the_dev_outbox(start_live_server, tmp_path):
     assert [d["name"] for d in devices] == ["Pixel 8"]
     assert devices[0]["last_used_at"] is not None
 
-    refused = mobile_mock(*base, "bio-sign-in", "--fault", "cloned")
+    # The phone alone: no NIR, no password, no code; the app keeps its device token.
+    assert mobile_mock(*base, "sign-out").returncode == 0
+    device_token = json.loads((tmp_path / "phone.json").read_text())["device_token"]
+    passkey = mobile_mock(*base, "passkey-sign-in")
+    assert passkey.returncode == 0, passkey.stdout + passkey.stderr
+    assert "Connecté avec la biométrie seule" in passkey.stdout
+    assert json.loads((tmp_path / "phone.json").read_text())["device_token"] == device_token
+
+    refused = mobile_mock(*base, "passkey-sign-in", "--fault", "cloned")
     assert refused.returncode == 1
     assert "webauthn_failed" in refused.stderr
+    blocked = mobile_mock(*base, "bio-sign-in")
+    assert blocked.returncode == 1 and "no_authenticator" in blocked.stderr
 
 
 def test_shipped_scenarios_with_a_real_smtp_sink(start_live_server, tmp_path):

@@ -2,7 +2,7 @@
 always answers as its OpenAPI description says.
 
 Each operation gets a fresh app and account; the security scheme an operation declares
-(mfaToken, accessToken, refreshToken) gets a real token of that kind, so the fuzzer
+(mfaToken, accessToken, refreshToken, passkeyToken) gets a real token of that kind, so the fuzzer
 reaches past authentication. Hypothesis drives schemathesis' strategies directly, one
 bounded run per operation.
 """
@@ -22,6 +22,7 @@ from tests.conftest import AuthActions, make_settings
 PROOF_BODIES = {
     "POST /api/v1/account/authenticators",
     "POST /api/v1/auth/webauthn/verify",
+    "POST /api/v1/auth/passkey/verify",
     "PUT /api/v1/account/password",
 }
 
@@ -55,6 +56,7 @@ def tokens(client, smtp, clock, account) -> dict[str, str]:
         "accessToken": pair["access_token"],
         "refreshToken": pair["refresh_token"],
         "mfaToken": auth.start(account),
+        "passkeyToken": client.post("/api/v1/auth/passkey/options").json["passkey_token"],
     }
 
 

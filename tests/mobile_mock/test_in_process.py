@@ -92,26 +92,67 @@ def test_expired_access_token_is_refreshed_once(new_app, account, app):
     assert phone.refresh_token != first_refresh
 
 
-@pytest.mark.parametrize(
-    ("fault", "outcome"),
-    [
-        ("uv_failed", "webauthn_failed"),
-        ("user_absent", "webauthn_failed"),
-        ("cloned", "webauthn_failed"),
-        ("tampered_signature", "webauthn_failed"),
-        ("wrong_app_signature", "webauthn_failed"),
-        ("replay", "webauthn_failed"),
-        ("synced", "webauthn_failed"),  # BE appeared on a single-device credential
-        ("counter_zero", "webauthn_failed"),  # the counter fell back to 0 after use
-        ("framed", "webauthn_failed"),
-    ],
-)
+SIGN_IN_FAULTS = [
+    ("uv_failed", "webauthn_failed"),
+    ("user_absent", "webauthn_failed"),
+    ("cloned", "webauthn_failed"),
+    ("tampered_signature", "webauthn_failed"),
+    ("wrong_app_signature", "webauthn_failed"),
+    ("replay", "webauthn_failed"),
+    ("synced", "webauthn_failed"),  # BE appeared on a single-device credential
+    ("counter_zero", "webauthn_failed"),  # the counter fell back to 0 after use
+    ("framed", "webauthn_failed"),
+]
+
+
+@pytest.mark.parametrize(("fault", "outcome"), SIGN_IN_FAULTS)
 def test_each_fault_is_refused_at_sign_in(enrolled_app, account, fault, outcome):
     enrolled_app.sign_in_with_biometrics(account.nir, account.password)  # counter now 1
     enrolled_app.sign_out()
     with pytest.raises(ApiProblem) as caught:
         enrolled_app.sign_in_with_biometrics(account.nir, account.password, faults=[fault])
     assert caught.value.code == outcome
+
+
+@pytest.mark.parametrize(("fault", "outcome"), SIGN_IN_FAULTS)
+def test_each_fault_is_refused_at_passkey_sign_in(enrolled_app, fault, outcome):
+    enrolled_app.sign_in_with_passkey()  # counter now 1
+    enrolled_app.sign_out()
+    with pytest.raises(ApiProblem) as caught:
+        enrolled_app.sign_in_with_passkey(faults=[fault])
+    assert caught.value.code == outcome
+
+
+def test_passkey_sign_in_needs_nothing_but_the_phone(enrolled_app, new_app, account):
+    device_token = enrolled_app.device.device_token
+    enrolled_app.sign_in_with_passkey()
+    assert enrolled_app.account()["authenticators"][0]["discoverable"] is True
+    assert enrolled_app.device.device_token == device_token  # the same known device
+    assert enrolled_app.activity()[0]["detail"] == (
+        "Connexion avec la biométrie seule, sans mot de passe."
+    )
+    with pytest.raises(AuthenticatorError):  # a phone without a passkey has nothing to offer
+        new_app("stranger").sign_in_with_passkey()
+
+
+def test_a_clone_is_refused_even_after_refused_attempts(enrolled_app, new_app, account, clock):
+    """Refused assertions move the phone's counter on, never the server's."""
+    enrolled_app.sign_in_with_biometrics(account.nir, account.password)  # server: 1
+    enrolled_app.sign_out()
+    for _ in range(3):  # the phone now counts 4
+        with pytest.raises(ApiProblem):
+            enrolled_app.sign_in_with_biometrics(
+                account.nir, account.password, faults=["uv_failed"]
+            )
+    with pytest.raises(ApiProblem) as caught:
+        enrolled_app.sign_in_with_biometrics(account.nir, account.password, faults=["cloned"])
+    assert caught.value.code == "webauthn_failed"
+    credential = enrolled_app.device.authenticator.credentials[0]
+    assert (credential.sign_count, credential.accepted_sign_count) == (4, 1)
+    clock.advance(seconds=61)  # the code cooldown of the enrolment's sign-in
+    tablet = new_app("tablet")
+    tablet.sign_in_with_code(account.nir, account.password)
+    assert [device["blocked"] for device in tablet.authenticators()] == [True]
 
 
 @pytest.mark.parametrize("fault", ["uv_failed", "user_absent", "wrong_app_signature", "framed"])
