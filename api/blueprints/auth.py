@@ -22,8 +22,8 @@ limiter.limit(lambda: settings().RATELIMIT_PER_IP)(bp)
 
 @limiter.request_filter
 def _outside_sign_in() -> bool:
-    """Spare every other request the limiter's work: only /auth is limited per address."""
-    return request.blueprint != bp.name
+    """Spare every other request the limiter's work: only /auth/* is limited per address."""
+    return not request.path.startswith(bp.url_prefix + "/")
 
 
 @bp.post("/login")
