@@ -91,9 +91,13 @@ def endpoint(
     errors: Iterable[type[ApiError]] = (),
     tag: str = "auth",
     raw_body: bool | type[Schema] = False,
+    body_optional: bool = False,
     query: list[dict[str, Any]] | None = None,
 ) -> Callable:
-    """Declare an API view: its input, output, the credential it requires, its errors."""
+    """Declare an API view: its input, output, the credential it requires, its errors.
+
+    With ``body_optional``, a request without a body reads as an empty JSON object.
+    """
 
     # Schemas are built once per endpoint, not per request: they hold no request state.
     body_schema = body() if body is not None else None
@@ -114,7 +118,8 @@ def endpoint(
             if requires is not None:
                 kwargs[requires.argument] = requires.from_bearer(bearer_token())
             if body_schema is not None:
-                kwargs["data"] = parse_body(body_schema)
+                empty = body_optional and not request.get_data(cache=True)
+                kwargs["data"] = body_schema.load({}) if empty else parse_body(body_schema)
             elif raw_body:
                 kwargs["data"] = _raw_json()
             return view(**kwargs)
@@ -123,6 +128,7 @@ def endpoint(
             "summary": summary,
             "body": body,
             "raw_body": raw_body,
+            "body_optional": body_optional,
             "response": response,
             "status": status,
             "requires": requires,

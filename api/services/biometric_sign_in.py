@@ -17,11 +17,11 @@ from webauthn.helpers.structs import CredentialDeviceType
 from ..clock import utcnow
 from ..errors import NoAuthenticator, ValidationError, WebAuthnFailed
 from ..extensions import db
-from ..infra import mail_templates, mailer
+from ..infra import mail_templates
 from ..infra.client import ClientInfo
 from ..models import Authenticator
 from ..webauthn import ceremonies, challenges, credentials
-from . import activity, login, sessions, tokens
+from . import activity, login, notices, sessions, tokens
 
 PURPOSE = "authentication"
 AMR = ["pwd", "hwk", "user"]
@@ -114,6 +114,6 @@ def _flag_as_cloned(
     authenticator.flagged_at = now
     sessions.revoke_opened_with(authenticator.id, reason="authenticator_blocked")
     activity.record("counter_regression", account.id, client, name=authenticator.name)
-    mailer.queue(account.email, mail_templates.counter_regression(authenticator.name, now))
+    notices.tell_holder(account, mail_templates.counter_regression(authenticator.name, now))
     flow.record_second_factor_failure(client)
     raise WebAuthnFailed()

@@ -213,7 +213,7 @@ def test_migrations_build_the_models_schema_from_empty(tmp_path, smtp, redis_pre
             assert {
                 "accounts",
                 "login_transactions",
-                "email_codes",
+                "one_time_codes",
                 "sessions",
                 "refresh_tokens",
                 "outbox_mail",
