@@ -94,6 +94,8 @@ def test_demo_command_prepares_a_working_account(tmp_path, smtp, redis_prefix):
         json={"nir": "1850575123456", "password": "Bienvenue à la Caf 2026"},
     )
     assert response.status_code == 200
+    assert response.json["methods"] == ["email_otp", "sms_otp"]  # the demo has a mobile too
+    assert "+33612345678" in result.output
 
 
 def test_demo_warns_loudly_when_served_beyond_loopback(tmp_path, smtp, redis_prefix, monkeypatch):
@@ -239,3 +241,74 @@ def test_android_origin_from_a_certificate_fingerprint(runner):
         result.output.strip() == "android:apk-key-hash:2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2to"
     )
     assert runner.invoke(args=["webauthn", "android-origin", "AB:CD"]).exit_code != 0
+
+
+def test_accounts_create_with_a_mobile_only(runner, auth):
+    nir = fresh_nir()
+    result = runner.invoke(
+        args=[
+            "accounts",
+            "create",
+            "--nir",
+            nir,
+            "--phone",
+            "07 56 12 34 56",
+            "--password",
+            "Ma phrase de passe 77",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    login = auth.client.post(
+        "/api/v1/auth/login", json={"nir": nir, "password": "Ma phrase de passe 77"}
+    )
+    assert login.json["methods"] == ["sms_otp"]
+    assert login.json["phone_hint"] == "07 •• •• •• 56"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ([], "numéro de mobile"),  # neither an address nor a mobile
+        (["--phone", "01 42 00 00 00"], "mobile"),
+        (["--email", "pas-une-adresse"], "Adresse"),
+    ],
+)
+def test_accounts_create_needs_a_way_to_receive_codes(runner, options, message):
+    result = runner.invoke(
+        args=[
+            "accounts",
+            "create",
+            "--nir",
+            fresh_nir(),
+            "--password",
+            "Ma phrase de passe 77",
+            *options,
+        ]
+    )
+    assert result.exit_code != 0 and message in result.output
+
+
+def test_accounts_import_csv_with_a_phone_column(runner, tmp_path, auth):
+    email_only, phone_only, both, neither = (fresh_nir() for _ in range(4))
+    csv_file = tmp_path / "accounts.csv"
+    csv_file.write_text(
+        "nir,email,phone,password\n"
+        f"{email_only},un@exemple.fr,,Ma phrase de passe 77\n"
+        f"{phone_only},,06 12 34 56 78,Ma phrase de passe 77\n"
+        f"{both},trois@exemple.fr,0690123456,Ma phrase de passe 77\n"
+        f"{neither},,,Ma phrase de passe 77\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(args=["accounts", "import", str(csv_file)])
+    assert "3 created, 1 refused." in result.output and "line 5" in result.output
+    methods = {
+        nir: auth.client.post(
+            "/api/v1/auth/login", json={"nir": nir, "password": "Ma phrase de passe 77"}
+        ).json["methods"]
+        for nir in (email_only, phone_only, both)
+    }
+    assert methods == {
+        email_only: ["email_otp"],
+        phone_only: ["sms_otp"],
+        both: ["email_otp", "sms_otp"],
+    }
