@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -91,19 +91,20 @@ def _register_hooks(app: Flask) -> None:
         return response
 
     @app.after_request
-    def deliver_mail_after_response(response: Response) -> Response:
-        from .infra import mailer
+    def deliver_after_response(response: Response) -> Response:
+        from .infra.outbox import OUTBOXES
+        from .infra.outbox.worker import deliver_pass
 
-        mail_ids = mailer.take_queued_ids()
-        if mail_ids:
+        written = g.pop("outboxes_written", set())
+        if written:
             flask_app = current_app._get_current_object()  # type: ignore[attr-defined]
 
             def deliver() -> None:
-                # One attempt once the client has its answer; `flask mail deliver`
-                # retries whatever this attempt could not send.
+                # One pass once the client has its answer; the workers retry whatever
+                # this pass could not send.
                 with flask_app.app_context():
-                    for mail_id in mail_ids:
-                        mailer.deliver(mail_id)
+                    for name in sorted(written):
+                        deliver_pass(OUTBOXES[name])
 
             response.call_on_close(deliver)
         return response

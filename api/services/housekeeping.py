@@ -19,6 +19,7 @@ from ..models import (
     LoginTransaction,
     OneTimeCode,
     OutboxMail,
+    OutboxSms,
     RefreshToken,
     SecurityEvent,
     Throttle,
@@ -49,6 +50,11 @@ def purge() -> dict[str, int]:
         "outbox_mail": delete(OutboxMail).where(
             OutboxMail.status.in_(("sent", "kept", "failed")),
             OutboxMail.created_at < now - timedelta(days=config.MAIL_KEEP_DAYS),
+        ),
+        # Likewise for text messages: a sent one kept no text, a parked one keeps its own.
+        "outbox_sms": delete(OutboxSms).where(
+            OutboxSms.status.in_(("sent", "kept", "failed")),
+            OutboxSms.created_at < now - timedelta(days=config.MAIL_KEEP_DAYS),
         ),
         "throttles": delete(Throttle).where(
             Throttle.updated_at < now - timedelta(days=1),

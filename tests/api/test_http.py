@@ -85,6 +85,7 @@ def test_health_and_readiness(client):
         "status": "ready",
         "database": "ok",
         "mail_backlog": {"pending": 0, "parked": 0},
+        "sms_backlog": {"pending": 0, "parked": 0},
     }
 
 

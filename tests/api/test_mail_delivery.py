@@ -9,7 +9,7 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
 from api.extensions import db
-from api.infra import mailer
+from api.infra.outbox import MAIL
 from api.models import OutboxMail
 from tests.conftest import SmtpSink
 
@@ -258,16 +258,16 @@ def test_a_send_that_cannot_be_recorded_is_recorded_later_never_sent_again(
     try:
         clock.advance(seconds=31)
         with app.app_context(), pytest.raises(OperationalError):
-            mailer.deliver_due()  # sent; then "sent" could not be written
+            MAIL.deliver_due()  # sent; then "sent" could not be written
         assert len(sink.to(account.email)) == 1
         clock.advance(minutes=10)  # the claim's lease is long over
         with app.app_context(), pytest.raises(OperationalError):
-            mailer.deliver_due()  # still down
+            MAIL.deliver_due()  # still down
         outage.on = False
         with app.app_context():
             # The earlier send is recorded before anything is claimed: nothing to resend.
-            assert mailer.deliver_due() == 0
-            assert mailer.deliver_due() == 0
+            assert MAIL.deliver_due() == 0
+            assert MAIL.deliver_due() == 0
     finally:
         sink.stop()
         outage.close()
