@@ -415,10 +415,11 @@ def bearer(token: str) -> dict[str, str]:
 class AuthActions:
     """Drive the sign-in as the app does, step by step or all at once."""
 
-    def __init__(self, client, smtp: SmtpSink, clock) -> None:
+    def __init__(self, client, smtp: SmtpSink, clock, sms: SmsProvider | None = None) -> None:
         self.client = client
         self.smtp = smtp
         self.clock = clock
+        self.sms = sms
 
     def login(
         self, account: AccountHandle, password: str | None = None, device_token: str | None = None
@@ -443,15 +444,14 @@ class AuthActions:
         )
 
     def texts(self, phone: str) -> list[str]:
-        """Every SMS written for ``phone``, newest first (the development SMS outbox)."""
-        response = self.client.get("/api/v1/dev/sms", query_string={"to": phone})
-        assert response.status_code == 200, response.json
-        return [item["text"] for item in response.json["items"]]
+        """Every SMS the provider accepted for ``phone``, newest first."""
+        return [message["content"] for message in reversed(self.sms.to(phone))]
 
     def last_sms_code(self, phone: str) -> str:
-        """Read the code from the newest SMS written for ``phone``."""
-        for message in self.texts(phone):
-            match = re.search(r"\b(\d{6})\b", message)
+        """Read the code from the newest SMS that holds one, sent to ``phone``."""
+        self.sms.wait_for(phone)
+        for content in self.texts(phone):
+            match = re.search(r"\b(\d{6})\b", content)
             if match:
                 return match.group(1)
         raise AssertionError(f"no code was texted to {phone}")
@@ -475,8 +475,8 @@ class AuthActions:
 
 
 @pytest.fixture
-def auth(client, smtp, clock) -> AuthActions:
-    return AuthActions(client, smtp, clock)
+def auth(client, smtp, clock, sms_provider) -> AuthActions:
+    return AuthActions(client, smtp, clock, sms_provider)
 
 
 @pytest.fixture
