@@ -49,7 +49,7 @@ def items() -> list[dict[str, str]]:
             "id": "contact_phone",
             "label": "Mon numéro de mobile",
             "description": "Recevez vos codes par SMS. Un code est envoyé au numéro pour le "
-            "confirmer.",
+            "confirmer. Le SMS est moins sûr que la connexion biométrique.",
             "href": f"{BASE}/contacts/phone",
             "method": "PUT",
         },

@@ -59,7 +59,9 @@ const CONTACTS = {
   phone: {
     title: "Numéro de mobile",
     label: "Numéro de mobile",
-    hint: "Un mobile français : 06 ou 07, ou un mobile d'outre-mer. Par exemple : 06 12 34 56 78",
+    hint:
+      "Un mobile français : 06 ou 07, ou un mobile d'outre-mer. Par exemple : 06 12 34 56 78. " +
+      "Le SMS est moins sûr que la connexion biométrique : activez-la si votre téléphone le permet.",
     input: { type: "tel", autocomplete: "tel", inputmode: "tel" },
     codeLabel: "Code à 6 chiffres reçu par SMS",
   },
