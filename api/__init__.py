@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, request
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -88,25 +88,6 @@ def _register_hooks(app: Flask) -> None:
             headers["Cache-Control"] = "no-store"
         if app.config["APP_ENV"] == "production":
             headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-        return response
-
-    @app.after_request
-    def deliver_after_response(response: Response) -> Response:
-        from .infra.outbox import OUTBOXES
-        from .infra.outbox.worker import deliver_pass
-
-        written = g.pop("outboxes_written", set())
-        if written:
-            flask_app = current_app._get_current_object()  # type: ignore[attr-defined]
-
-            def deliver() -> None:
-                # One pass once the client has its answer; the workers retry whatever
-                # this pass could not send.
-                with flask_app.app_context():
-                    for name in sorted(written):
-                        deliver_pass(OUTBOXES[name])
-
-            response.call_on_close(deliver)
         return response
 
     @app.teardown_request

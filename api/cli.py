@@ -118,6 +118,13 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         f"  Mobile:    {DEMO_PHONE} (SMS: "
         f"http://localhost:{port}/api/v1/dev/sms?to={DEMO_PHONE.replace('+', '%2B')})\n"
     )
+    # The server only writes messages to the outboxes: with a real backend, a worker sends.
+    for name, sends in (
+        ("mail", settings().MAIL_BACKEND == "smtp"),
+        ("sms", settings().SMS_BACKEND == "http"),
+    ):
+        if sends:
+            click.echo(f"  Run `flask --app wsgi {name} deliver --loop` too: it sends the {name}.")
     if not no_serve:
         warning = exposure_warning(settings().APP_ENV, settings().MAIL_BACKEND, [host])
         if warning:
@@ -133,14 +140,21 @@ def _outbox_cli(outbox: Outbox, backend: Callable[[], bool], stays: str) -> AppG
 
     @group.command("deliver")
     @click.option("--loop", is_flag=True, help="Keep delivering until interrupted.")
-    @click.option("--interval", default=2.0, show_default=True, help="Seconds between passes.")
+    @click.option(
+        "--interval",
+        type=float,
+        default=None,
+        help="Seconds between passes when nothing wakes the worker "
+        f"(default {worker.LISTEN_POLL_SECONDS:g} on PostgreSQL, where a new message wakes it "
+        f"at once, {worker.POLL_SECONDS:g} elsewhere).",
+    )
     @click.option(
         "--max-backoff",
         default=60.0,
         show_default=True,
         help="Longest wait between passes while the database (or anything else) keeps failing.",
     )
-    def deliver(loop: bool, interval: float, max_backoff: float) -> None:
+    def deliver(loop: bool, interval: float | None, max_backoff: float) -> None:
         """Send due messages of the outbox, retrying failures with backoff.
 
         A failing pass (the database is away, say) is logged and retried after a growing

@@ -118,8 +118,8 @@ class SmtpSink:
     def wait_for(self, address: str, subject: str, wait: float = MAIL_SECONDS) -> EmailMessage:
         """Return the newest message to ``address`` whose subject holds ``subject``.
 
-        A live server sends mail once its response is out, and on a busy machine that can
-        take a while: poll until it comes.
+        A live node's worker sends mail once the request has committed, and on a busy
+        machine that can take a while: poll until it comes.
         """
         deadline = time.monotonic() + wait
         while True:
@@ -290,13 +290,29 @@ ANDROID_ORIGIN = "android:apk-key-hash:2m8PxxrpSV6mP4Btc0FrmW_JlO8xgJKRgqLEYnOhK
 class ServerLikeClient(FlaskClient):
     """A test client that closes each response, as a WSGI server does once it is sent.
 
-    Work the app defers until after the response (mail delivery) runs at that point.
+    It also stands in for the delivery workers: in a deployment, a message queued by a
+    request wakes a ``mail deliver`` / ``sms deliver`` worker as the request commits
+    (NOTIFY on PostgreSQL, a short poll on SQLite), and the worker runs one delivery pass.
+    Here that pass runs in-process right after each response, in a fresh app context, for
+    every outbox whose backend really sends; so a test reads the code from the SMTP sink or
+    the SMS provider as soon as its request returns, with the worker's own code and
+    failure handling (a failed pass is logged, the message waits for the next one).
     """
 
     def open(self, *args, **kwargs):
         response = super().open(*args, **kwargs)
         response.close()
+        self._run_workers()
         return response
+
+    def _run_workers(self) -> None:
+        from api.infra.outbox import OUTBOXES
+        from api.infra.outbox.worker import deliver_pass
+
+        with self.application.app_context():
+            for outbox in OUTBOXES.values():
+                if outbox.transport.active():
+                    deliver_pass(outbox)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Live services under gunicorn on loopback ports, set up with the operator commands.
+"""Live services under gunicorn on loopback ports, with their delivery workers.
 
 A pytest plugin (see ``pytest_plugins`` in ``tests/conftest.py``): the e2e, mobile_mock
 and browser tests all start nodes with the ``start_live_server`` fixture. All nodes of a
@@ -15,7 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -35,6 +35,7 @@ class LiveServer:
     url: str
     env: dict[str, str]
     process: subprocess.Popen | None = None
+    worker_logs: dict[str, Path] = field(default_factory=dict)  # outbox name -> its log
 
     def flask(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -109,8 +110,19 @@ def start_live_server(
     processes: list[tuple[subprocess.Popen, object]] = []
     limits_prefix = f"{redis_prefix}-live-{uuid.uuid4().hex[:8]}"
 
-    def start(host: str = "127.0.0.1", workers: int = 2, **overrides: str) -> LiveServer:
-        """Start a node; ``{port}`` in an override stands for the port it listens on."""
+    def start(
+        host: str = "127.0.0.1",
+        workers: int = 2,
+        delivery_args: tuple[str, ...] = (),
+        **overrides: str,
+    ) -> LiveServer:
+        """Start a node; ``{port}`` in an override stands for the port it listens on.
+
+        As in production, the node itself sends nothing: with ``MAIL_BACKEND=smtp`` a
+        ``mail deliver --loop`` worker runs alongside (with ``SMS_BACKEND=http`` an
+        ``sms deliver --loop`` one), with ``delivery_args`` added to its command line;
+        they start before the node answers and stop with it.
+        """
         port = _free_port()
         overrides = {name: value.format(port=port) for name, value in overrides.items()}
         env = {
@@ -153,7 +165,30 @@ def start_live_server(
         )
         processes.append((process, log))
         server.process = process
+        delivery = []
+        for outbox, setting, sends in (
+            ("mail", "MAIL_BACKEND", "smtp"),
+            ("sms", "SMS_BACKEND", "http"),
+        ):
+            if env.get(setting) == sends:
+                worker_log_path = tmp_path / f"{outbox}-worker-{port}.log"
+                worker_log = open(worker_log_path, "wb")  # noqa: SIM115 (closed below)
+                worker = subprocess.Popen(
+                    [
+                        str(BIN / "flask"),
+                        *("--app", "wsgi", outbox, "deliver", "--loop", *delivery_args),
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=worker_log,
+                    stderr=subprocess.STDOUT,
+                )
+                processes.append((worker, worker_log))
+                delivery.append((worker, worker_log_path, f"{outbox} worker started"))
+                server.worker_logs[outbox] = worker_log_path
         wait_until_up(server.url, process, tmp_path / f"gunicorn-{port}.log")
+        for worker, worker_log_path, started in delivery:
+            wait_for_line(worker, worker_log_path, started)
         return server
 
     start.database_url = live_database_url  # type: ignore[attr-defined]
@@ -213,3 +248,12 @@ def wait_until_up(
         except requests.RequestException as exc:
             last = f"{type(exc).__name__}: {exc}"
         time.sleep(0.2)
+
+
+def wait_for_line(process: subprocess.Popen, log: Path, line: str) -> None:
+    """Wait until ``process`` writes ``line`` to ``log``; fail if it exits or time is up."""
+    end = time.monotonic() + STARTUP_SECONDS
+    while line not in log.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > end:
+            raise RuntimeError(f"no {line!r} in {log.name}:\n{log.read_text(errors='replace')}")
+        time.sleep(0.1)

@@ -113,7 +113,7 @@ def mail_rows(app) -> list[OutboxMail]:
 
 
 def test_a_delivered_message_keeps_no_body(app, auth, account, smtp, runner, clock):
-    # Delivered right after the response...
+    # Delivered by the pass that follows the request (a woken worker)...
     first = auth.start(account)
     assert auth.send_code(first).status_code == 202
     first_code = smtp.last_code(account.email)
@@ -195,7 +195,7 @@ def test_no_database_transaction_stays_open_while_talking_smtp(
     right_after = WatchingSink(engine, port=smtp.port)
     right_after.start()
     try:
-        assert auth.send_code(auth.start(account)).status_code == 202  # sent after the response
+        assert auth.send_code(auth.start(account)).status_code == 202  # sent by the woken worker
     finally:
         right_after.stop()
     clock.advance(seconds=61)

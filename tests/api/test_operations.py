@@ -89,6 +89,8 @@ def test_demo_command_prepares_a_working_account(tmp_path, smtp, redis_prefix):
     result = app.test_cli_runner().invoke(args=["demo", "--no-serve"])
     assert result.exit_code == 0, result.output
     assert "1850575123456" in result.output
+    # This set-up sends real mail: the node only queues it, so a worker must run.
+    assert "flask --app wsgi mail deliver --loop" in result.output
     response = client.post(
         "/api/v1/auth/login",
         json={"nir": "1850575123456", "password": "Bienvenue à la Caf 2026"},

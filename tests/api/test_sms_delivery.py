@@ -221,3 +221,28 @@ def test_the_key_goes_in_a_header_and_a_wrong_key_parks(app, runner, sms_provide
 def test_deliver_refuses_to_run_with_the_outbox_backend(runner):
     result = runner.invoke(args=["sms", "deliver"])
     assert result.exit_code != 0 and "SMS_BACKEND is not 'http'" in result.output
+
+
+def test_workers_are_notified_when_the_transaction_commits_and_only_then(app, postgres_url):
+    if not postgres_url:
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's (SQLite workers poll)")
+    from api.infra.outbox.worker import Wakeup
+
+    with app.app_context():
+        wakeup = Wakeup("sms", db.engine.url)
+    assert wakeup.listen()
+    try:
+        with app.app_context(), pytest.raises(RuntimeError), unit_of_work():
+            sms.queue(NUMBER, TEXT)
+            raise RuntimeError("the flow failed: nothing was sent, nobody is woken")
+        began = time.monotonic()
+        wakeup.wait(1.0)
+        assert time.monotonic() - began >= 0.9  # not woken
+
+        with app.app_context(), unit_of_work():
+            sms.queue(NUMBER, TEXT)
+        began = time.monotonic()
+        wakeup.wait(30.0)
+        assert time.monotonic() - began < 10  # woken by the commit, not by the timeout
+    finally:
+        wakeup.close()

@@ -62,7 +62,7 @@ def test_full_journey_with_a_virtual_authenticator(web_server, phone, smtp):
     expect(page.locator("#devices")).to_contain_text("Pixel de test")
     assert len(phone.credentials()) == 1
     phone.screenshot("04-gerer-mon-compte")
-    enrolment_mail = smtp.wait_for(EMAIL, "appareil")  # sent once the response is out
+    enrolment_mail = smtp.wait_for(EMAIL, "appareil")  # sent by the worker once the request commits
     assert enrolment_mail["Subject"] == "Nouvel appareil associé à votre compte"
 
     # Sign out, then in again with biometrics: no email this time.

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
 
-from flask import current_app, g, has_request_context
+from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -116,8 +116,6 @@ class Outbox:
         db.session.flush()
         if row.status == "pending":
             self._wake_workers()
-            if has_request_context():
-                g.setdefault("outboxes_written", set()).add(self.name)
         return row
 
     def _wake_workers(self) -> None:
@@ -133,8 +131,13 @@ class Outbox:
         Sends whose outcome could not be written yet are recorded first: while that fails
         (the database is still away) nothing new is claimed, and the error propagates.
         """
+        return self.deliver_batch(limit)[1]
+
+    def deliver_batch(self, limit: int = 50) -> tuple[int, int]:
+        """Like :meth:`deliver_due`; return how many messages were claimed and sent."""
         self.record_unrecorded()
-        return sum(self._send_claimed(row_id) for row_id in self.claim_batch(limit))
+        claimed = self.claim_batch(limit)
+        return len(claimed), sum(self._send_claimed(row_id) for row_id in claimed)
 
     def claim_batch(self, limit: int) -> list[str]:
         """Claim up to ``limit`` due messages for this worker."""
