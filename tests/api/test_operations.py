@@ -314,3 +314,28 @@ def test_accounts_import_csv_with_a_phone_column(runner, tmp_path, auth):
         phone_only: ["sms_otp"],
         both: ["email_otp", "sms_otp"],
     }
+
+
+def test_existing_accounts_keep_their_address_through_migration_0006(tmp_path, smtp, redis_prefix):
+    app = create_app(
+        make_settings(f"sqlite:///{tmp_path / 'before.sqlite3'}", smtp.port, redis_prefix)
+    )
+    with app.app_context():
+        directory = app.extensions["migrate"].directory
+        upgrade(directory=directory, revision="0005_outbox_sms")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO accounts (id, nir_hash, nir_masked, email, password_hash, "
+                    "webauthn_user_handle, created_at, password_changed_at, last_code_sent_at) "
+                    "VALUES ('a1', x'00', '1 85 •• •• ••• 456', 'ancien@exemple.fr', 'h', x'01', "
+                    "'2026-01-01 00:00:00', '2026-01-01 00:00:00', NULL)"
+                )
+            )
+        upgrade(directory=directory)
+        with db.engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT email, email_verified_at, phone, trusted_email FROM accounts")
+            ).one()
+        db.engine.dispose()
+    assert tuple(row) == ("ancien@exemple.fr", None, None, None)
