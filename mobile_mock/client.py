@@ -146,7 +146,9 @@ class MobileApp:
 
     def send_code(self, channel: str | None = None) -> dict[str, Any]:
         """« Envoyer le code », by ``channel`` (the service's default when None)."""
-        expected = channel or ("email" if "email_otp" in self.methods else "sms")
+        # The service's default is the first code channel it offered.
+        offered = [m.removesuffix("_otp") for m in self.methods if m.endswith("_otp")]
+        expected = channel or (offered[0] if offered else "email")
         try:
             inbox, address = self._inbox(expected)
             self._last_code_message = inbox.latest(address)
