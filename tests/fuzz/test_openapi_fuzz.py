@@ -42,6 +42,15 @@ def _operations() -> list[str]:
 
 
 @pytest.fixture
+def app_settings() -> dict:
+    """Keep text messages in the outbox, as the app the operations are listed from does.
+
+    The development SMS outbox (``GET /api/v1/dev/sms``) is then described and fuzzed too.
+    """
+    return {"SMS_BACKEND": "outbox"}
+
+
+@pytest.fixture
 def tokens(client, smtp, clock, account) -> dict[str, str]:
     auth = AuthActions(client, smtp, clock)
     pair = auth.sign_in(account)

@@ -58,14 +58,14 @@ class Wakeup:
         conninfo = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
         try:
             # Autocommit: LISTEN takes effect at once, and no transaction is ever left open.
-            conn = psycopg.connect(
+            self._conn = psycopg.connect(
                 conninfo, autocommit=True, connect_timeout=_LISTEN_CONNECT_TIMEOUT
             )
-            conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            self._conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
         except psycopg.Error as exc:
             log.warning(f"{self.name} worker cannot listen", extra={"error": type(exc).__name__})
+            self.close()
             return False
-        self._conn = conn
         return True
 
     def wait(self, seconds: float) -> None:
@@ -84,7 +84,8 @@ class Wakeup:
         try:
             while (remaining := deadline - time.monotonic()) > 0:
                 notes = self._conn.notifies(timeout=remaining, stop_after=1)
-                # Every notification already received is read: one pass serves them all.
+                # The other outbox's notifications are skipped; a burst for this one needs
+                # one pass only, which serves every message due.
                 if any(note.payload == self.name for note in notes):
                     return
         except psycopg.Error as exc:
@@ -94,11 +95,9 @@ class Wakeup:
             self.close()
 
     def close(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            finally:
-                self._conn = None
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
 
 def run(
