@@ -30,8 +30,7 @@ PROOF_BODIES = {
 
 def _operations() -> list[str]:
     """List "METHOD /path" of every documented operation (the app is never served)."""
-    # Configured as the fuzzed apps are: SMS to a provider, hence no development SMS outbox.
-    app = create_app(make_settings("sqlite://", 25, "spec-only", "http://127.0.0.1:9"))
+    app = create_app(make_settings("sqlite://", 25, "spec-only"))
     spec = app.test_client().get("/api/v1/openapi.json").json
     return [
         f"{method.upper()} {path}"
