@@ -54,13 +54,24 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
 
 def _register_blueprints(app: Flask, settings: Settings) -> None:
-    from .blueprints import account, auth, authenticators, dev, ops, passkey, web, wellknown
+    from .blueprints import (
+        account,
+        auth,
+        authenticators,
+        contacts,
+        dev,
+        ops,
+        passkey,
+        web,
+        wellknown,
+    )
 
     app.register_blueprint(auth.bp)
     if settings.PASSKEY_SIGN_IN:
         app.register_blueprint(passkey.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(authenticators.bp)
+    app.register_blueprint(contacts.bp)
     app.register_blueprint(wellknown.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(ops.bp)

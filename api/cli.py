@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 DEMO_NIR = "1850575123456"
 DEMO_EMAIL = "demo@moncompte.example"
+DEMO_PHONE = "+33612345678"  # the contract's example; SMS stay in the dev outbox
 DEMO_PASSWORD = "Bienvenue à la Caf 2026"  # noqa: S105 (public demo account)
 
 accounts_cli = AppGroup("accounts", help="Create, import and disable accounts.")
@@ -39,13 +40,14 @@ def _fail(error: ApiError) -> None:
 
 @accounts_cli.command("create")
 @click.option("--nir", required=True, help="The 13 first characters of the NIR.")
-@click.option("--email", required=True)
+@click.option("--email", help="The holder's address (codes by email).")
+@click.option("--phone", help="The holder's French mobile, e.g. 0612345678 (codes by SMS).")
 @click.option("--password", required=True, prompt=True, hide_input=True, confirmation_prompt=True)
-def create_account(nir: str, email: str, password: str) -> None:
-    """Create one account."""
+def create_account(nir: str, email: str | None, phone: str | None, password: str) -> None:
+    """Create one account, with an address, a mobile or both."""
     try:
         with unit_of_work():
-            account = accounts.create_account(nir, email, password)
+            account = accounts.create_account(nir, email, password, phone=phone)
     except ApiError as error:
         _fail(error)
     click.echo(f"Account {account.id} created ({account.nir_masked}).")
@@ -54,13 +56,19 @@ def create_account(nir: str, email: str, password: str) -> None:
 @accounts_cli.command("import")
 @click.argument("csv_file", type=click.File("r", encoding="utf-8"))
 def import_accounts(csv_file) -> None:
-    """Create accounts from a CSV file with the columns nir,email,password."""
+    """Create accounts from a CSV file with the columns nir,email,phone,password.
+
+    ``email`` or ``phone`` may be empty (not both); the ``phone`` column may be left out.
+    """
     created = failed = 0
     for line, row in enumerate(csv.DictReader(csv_file), start=2):
         try:
             with unit_of_work():  # one row, one transaction: a refused row leaves no trace
                 accounts.create_account(
-                    row.get("nir", ""), row.get("email", ""), row.get("password", "")
+                    row.get("nir") or "",
+                    row.get("email"),
+                    row.get("password") or "",
+                    phone=row.get("phone"),
                 )
             created += 1
         except ApiError as error:
@@ -98,7 +106,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     upgrade(directory=app.extensions["migrate"].directory)
     if accounts.find_by_nir(DEMO_NIR) is None:
         with unit_of_work():
-            accounts.create_account(DEMO_NIR, DEMO_EMAIL, DEMO_PASSWORD)
+            accounts.create_account(DEMO_NIR, DEMO_EMAIL, DEMO_PASSWORD, phone=DEMO_PHONE)
     click.echo(
         "\nMon Compte is ready.\n"
         f"  API:       http://localhost:{port}/api/v1\n"
@@ -107,6 +115,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         f"  Password:  {DEMO_PASSWORD}\n"
         f"  Email:     {DEMO_EMAIL} (codes: "
         f"http://localhost:{port}/api/v1/dev/outbox?to={DEMO_EMAIL})\n"
+        f"  Mobile:    {DEMO_PHONE} (SMS: "
+        f"http://localhost:{port}/api/v1/dev/sms?to={DEMO_PHONE.replace('+', '%2B')})\n"
     )
     # The server only writes messages to the outboxes: with a real backend, a worker sends.
     for name, sends in (

@@ -96,7 +96,7 @@ def endpoint(
 ) -> Callable:
     """Declare an API view: its input, output, the credential it requires, its errors.
 
-    With ``optional_body``, a request without a body is read as ``{}`` by ``body``.
+    With ``optional_body``, a request without a body reads as an empty JSON object.
     """
 
     # Schemas are built once per endpoint, not per request: they hold no request state.
@@ -120,10 +120,9 @@ def endpoint(
         def _run(view: Callable, kwargs: dict[str, Any]) -> Any:
             if requires is not None:
                 kwargs[requires.argument] = requires.from_bearer(bearer_token())
-            if body_schema is not None and optional_body and not request.content_length:
-                kwargs["data"] = body_schema.load({})
-            elif body_schema is not None:
-                kwargs["data"] = parse_body(body_schema)
+            if body_schema is not None:
+                empty = optional_body and not request.get_data(cache=True)
+                kwargs["data"] = body_schema.load({}) if empty else parse_body(body_schema)
             elif raw_body:
                 kwargs["data"] = _raw_json()
             return view(**kwargs)

@@ -46,14 +46,21 @@ class Account(db.Model):
     # HMAC-SHA256 of the NIR under a server key: lookups without storing the NIR itself.
     nir_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     nir_masked: Mapped[str] = mapped_column(String(32))
-    email: Mapped[str] = mapped_column(String(254))
+    # Where codes can go; any of them may be missing, never all three (see services.contacts).
+    email: Mapped[str | None] = mapped_column(String(254))
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    phone: Mapped[str | None] = mapped_column(String(16))  # E.164, a French mobile
+    phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A person the holder trusts to pass codes on: set only once that person received a
+    # code and the holder typed it (both agreed), so it is verified whenever it is set.
+    trusted_email: Mapped[str | None] = mapped_column(String(254))
+    trusted_name: Mapped[str | None] = mapped_column(String(64))
+    trusted_email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     password_hash: Mapped[str] = mapped_column(String(255))
     webauthn_user_handle: Mapped[bytes] = mapped_column(LargeBinary(64), unique=True)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # Serialises "send a code" per account across nodes (cooldown and hourly cap).
-    last_code_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     sessions: Mapped[list[AuthSession]] = relationship(back_populates="account")
     # Read-only view for « Gérer mon compte », oldest first; writes go through the rows.
@@ -122,22 +129,34 @@ class KnownDevice(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class EmailCode(db.Model):
-    __tablename__ = "email_codes"
+class OneTimeCode(db.Model):
+    """A 6-digit code sent on one channel, for a sign-in or for a new contact.
+
+    A sign-in's code belongs to its login transaction; a new contact's code to the
+    session that asked for it and carries the contact it will put in force.
+    """
+
+    __tablename__ = "one_time_codes"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    transaction_id: Mapped[str] = mapped_column(
-        ForeignKey("login_transactions.id", ondelete="CASCADE"), index=True
-    )
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))  # "email" | "sms" | "trusted_email"
     code_hmac: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    transaction_id: Mapped[str | None] = mapped_column(
+        ForeignKey("login_transactions.id", ondelete="CASCADE"), index=True
+    )
+    session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    contact_value: Mapped[str | None] = mapped_column(String(254))
+    contact_name: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_email_codes_account_created", "account_id", "created_at"),)
+    __table_args__ = (Index("ix_one_time_codes_account_created", "account_id", "created_at"),)
 
 
 class AuthSession(db.Model):

@@ -65,11 +65,19 @@ def _build(app: Flask) -> dict[str, Any]:
                 path=path,
                 operations=operations,
                 parameters=[
-                    {"in": "path", "name": arg, "required": True, "schema": {"type": "string"}}
-                    for arg in rule.arguments
+                    {"in": "path", "name": arg, "required": True, "schema": _path_schema(rule, arg)}
+                    for arg in sorted(rule.arguments)
                 ],
             )
     return spec.to_dict()
+
+
+def _path_schema(rule: Any, argument: str) -> dict[str, Any]:
+    """A path argument's schema; ``<any(a, b):name>`` is an enum of its values."""
+    items = getattr(rule._converters.get(argument), "items", None)
+    if items:
+        return {"type": "string", "enum": sorted(items)}
+    return {"type": "string"}
 
 
 def _operation(doc: dict[str, Any], rule: Any) -> dict[str, Any]:

@@ -119,6 +119,21 @@ class VerifyCodeRequest(Strict):
     )
 
 
+CHANNELS = ["email", "sms", "trusted_email"]
+
+
+class SendCodeRequest(Strict):
+    channel = _str(
+        load_default=None,
+        validate=validate.OneOf(CHANNELS, error="Choisissez email, sms ou trusted_email."),
+        metadata={
+            "enum": CHANNELS,
+            "description": "Where the code goes; default: email if the account has one, "
+            "else sms, else trusted_email.",
+        },
+    )
+
+
 class ChangePasswordRequest(Strict):
     current_password = _str(required=True, validate=validate.Length(max=MAX_LENGTH))
     new_password = _str(required=True)
@@ -127,17 +142,39 @@ class ChangePasswordRequest(Strict):
 # --- responses ------------------------------------------------------------------------
 
 
-class LoginStarted(Schema):
+class DropNone(Schema):
+    """Leave out the fields that have no value (a hint for a contact the account lacks)."""
+
+    @post_dump
+    def drop_none(self, data, **kwargs):
+        return {key: value for key, value in data.items() if value is not None}
+
+
+class LoginStarted(DropNone):
     mfa_token = fields.String()
     expires_in = fields.Integer()
-    methods = fields.List(fields.String())
-    email_hint = fields.String()
+    methods = fields.List(
+        fields.String(
+            validate=validate.OneOf(["email_otp", "sms_otp", "trusted_email_otp", "webauthn"])
+        )
+    )
+    email_hint = fields.String(metadata={"example": "m•••@e•••.fr"})
+    phone_hint = fields.String(metadata={"example": "06 •• •• •• 78"})
+    trusted_email_hint = fields.String()
 
 
-class CodeSent(Schema):
+class CodeSent(DropNone):
+    channel = fields.String(validate=validate.OneOf(CHANNELS))
     expires_in = fields.Integer()
     resend_after = fields.Integer()
-    email_hint = fields.String()
+    destination_hint = fields.String()
+    email_hint = fields.String(metadata={"description": "When the channel is email."})
+
+
+class ContactCodeSent(Schema):
+    expires_in = fields.Integer()
+    resend_after = fields.Integer()
+    destination_hint = fields.String()
 
 
 class TokenPair(Schema):
@@ -161,7 +198,8 @@ class AccountView(Schema):
 
     id = fields.String()
     nir_masked = fields.String()
-    email = fields.String()
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True, metadata={"description": "E.164"})
     created_at = Iso()
     password_changed_at = Iso()
     authenticators = fields.List(fields.Nested(lambda: AuthenticatorView()))
@@ -410,3 +448,43 @@ class AuthenticatorView(Schema):
 
 class AuthenticatorList(Schema):
     items = fields.List(fields.Nested(AuthenticatorView))
+
+
+# --- contacts -------------------------------------------------------------------------
+
+
+class ContactRequest(Strict):
+    value = _str(
+        required=True,
+        validate=validate.Length(min=1, max=254, error="Ce champ doit faire 1 à 254 caractères."),
+        metadata={"description": "An email address, or a French mobile number (06 12 34 56 78)."},
+    )
+    name = DeviceName(
+        load_default=None,
+        validate=DEVICE_NAME,
+        error_messages=_FR,
+        metadata={
+            "pattern": DEVICE_NAME_PATTERN,
+            "maxLength": 64,
+            "description": "The trusted person's name, as the holder calls them "
+            "(trusted_email only, where it is required).",
+        },
+    )
+
+
+class ContactView(Schema):
+    value = fields.String()
+    name = fields.String(metadata={"description": "The trusted person's name."})
+    verified_at = Iso(metadata={"description": "When a code sent there was typed back."})
+
+    @post_dump
+    def drop_missing_name(self, data, **kwargs):
+        if data.get("name") is None:
+            data.pop("name", None)
+        return data
+
+
+class Contacts(Schema):
+    email = fields.Nested(ContactView, allow_none=True)
+    phone = fields.Nested(ContactView, allow_none=True)
+    trusted_email = fields.Nested(ContactView, allow_none=True)

@@ -383,20 +383,38 @@ def fresh_nir() -> str:
 
 
 class AccountHandle:
-    def __init__(self, id: str, nir: str, email: str, password: str) -> None:
+    def __init__(
+        self, id: str, nir: str, email: str | None, password: str, phone: str | None = None
+    ) -> None:
         self.id, self.nir, self.email, self.password = id, nir, email, password
+        self.phone = phone
+
+
+_phone_numbers = itertools.count(10_000_000)
+
+
+def fresh_phone() -> str:
+    """Return a metropolitan mobile number (E.164) no other test uses."""
+    return f"+336{next(_phone_numbers):08d}"
+
+
+NO_EMAIL = ""  # make_account(email=NO_EMAIL): an account without an address
 
 
 @pytest.fixture
 def make_account(app):
     def factory(
-        nir: str | None = None, email: str | None = None, password: str = DEFAULT_PASSWORD
+        nir: str | None = None,
+        email: str | None = None,
+        password: str = DEFAULT_PASSWORD,
+        phone: str | None = None,
     ) -> AccountHandle:
         nir = nir or fresh_nir()
-        email = email or f"allocataire-{uuid.uuid4().hex[:8]}@exemple.fr"
+        if email is None:
+            email = f"allocataire-{uuid.uuid4().hex[:8]}@exemple.fr"
         with app.app_context(), unit_of_work():
-            account = accounts.create_account(nir, email, password)
-            return AccountHandle(account.id, nir, email, password)
+            account = accounts.create_account(nir, email or None, password, phone=phone)
+            return AccountHandle(account.id, nir, account.email, password, account.phone)
 
     return factory
 
@@ -413,10 +431,11 @@ def bearer(token: str) -> dict[str, str]:
 class AuthActions:
     """Drive the sign-in as the app does, step by step or all at once."""
 
-    def __init__(self, client, smtp: SmtpSink, clock) -> None:
+    def __init__(self, client, smtp: SmtpSink, clock, sms: SmsProvider | None = None) -> None:
         self.client = client
         self.smtp = smtp
         self.clock = clock
+        self.sms = sms
 
     def login(
         self, account: AccountHandle, password: str | None = None, device_token: str | None = None
@@ -431,30 +450,49 @@ class AuthActions:
         assert response.status_code == 200, response.json
         return response.json["mfa_token"]
 
-    def send_code(self, mfa_token: str):
-        return self.client.post("/api/v1/auth/otp", headers=bearer(mfa_token))
+    def send_code(self, mfa_token: str, channel: str | None = None):
+        body = {"json": {"channel": channel}} if channel else {}
+        return self.client.post("/api/v1/auth/otp", headers=bearer(mfa_token), **body)
 
     def verify(self, mfa_token: str, code: str):
         return self.client.post(
             "/api/v1/auth/otp/verify", json={"code": code}, headers=bearer(mfa_token)
         )
 
+    def texts(self, phone: str) -> list[str]:
+        """Every SMS the provider accepted for ``phone``, newest first."""
+        return [message["content"] for message in reversed(self.sms.to(phone))]
+
+    def last_sms_code(self, phone: str) -> str:
+        """Read the code from the newest SMS that holds one, sent to ``phone``."""
+        self.sms.wait_for(phone)
+        for content in self.texts(phone):
+            match = re.search(r"\b(\d{6})\b", content)
+            if match:
+                return match.group(1)
+        raise AssertionError(f"no code was texted to {phone}")
+
     def sign_in(self, account: AccountHandle) -> dict:
-        """Complete a sign-in with the emailed code; return the token pair."""
+        """Complete a sign-in with the emailed code (texted, if no address); return the pair."""
         mfa_token = self.start(account)
         sent = self.send_code(mfa_token)
         if sent.status_code == 429:  # a code was sent moments ago: wait out the cooldown
             self.clock.advance(seconds=int(sent.headers["Retry-After"]))
             sent = self.send_code(mfa_token)
         assert sent.status_code == 202, sent.json
-        response = self.verify(mfa_token, self.smtp.last_code(account.email))
+        code = (
+            self.smtp.last_code(account.email)
+            if sent.json["channel"] == "email"
+            else self.last_sms_code(account.phone)
+        )
+        response = self.verify(mfa_token, code)
         assert response.status_code == 200, response.json
         return response.json
 
 
 @pytest.fixture
-def auth(client, smtp, clock) -> AuthActions:
-    return AuthActions(client, smtp, clock)
+def auth(client, smtp, clock, sms_provider) -> AuthActions:
+    return AuthActions(client, smtp, clock, sms_provider)
 
 
 @pytest.fixture

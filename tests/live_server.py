@@ -9,6 +9,7 @@ against PostgreSQL) and one rate-limit namespace, as nodes behind a load balance
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -47,11 +48,26 @@ class LiveServer:
             check=False,
         )
 
-    def create_account(self, nir: str, email: str, password: str) -> None:
-        created = self.flask(
-            "accounts", "create", "--nir", nir, "--email", email, "--password", password
-        )
+    def create_account(
+        self, nir: str, email: str | None, password: str, phone: str | None = None
+    ) -> None:
+        contacts = (["--email", email] if email else []) + (["--phone", phone] if phone else [])
+        created = self.flask("accounts", "create", "--nir", nir, *contacts, "--password", password)
         assert created.returncode == 0, created.stderr
+
+    def texts(self, phone: str) -> list[str]:
+        """The SMS written for ``phone``, newest first (the development SMS outbox)."""
+        response = requests.get(f"{self.url}/api/v1/dev/sms", params={"to": phone}, timeout=30)
+        assert response.status_code == 200, response.text
+        return [item["text"] for item in response.json()["items"]]
+
+    def last_sms_code(self, phone: str) -> str:
+        """The code of the newest SMS holding one, written for ``phone``."""
+        for content in self.texts(phone):
+            match = re.search(r"\b(\d{6})\b", content)
+            if match:
+                return match.group(1)
+        raise AssertionError(f"no code was texted to {phone}")
 
     def worker_pids(self) -> list[int]:
         """Return the pids of the gunicorn workers (children of the master)."""

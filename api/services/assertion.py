@@ -19,12 +19,12 @@ from webauthn.helpers.structs import CredentialDeviceType
 from ..clock import utcnow
 from ..errors import ValidationError, WebAuthnFailed
 from ..extensions import db
-from ..infra import mail_templates, mailer
+from ..infra import mail_templates
 from ..infra.client import ClientInfo
 from ..infra.keys import same
 from ..models import Account, Authenticator, WebAuthnChallenge
 from ..webauthn import ceremonies, challenges, credentials
-from . import activity, login, sessions
+from . import activity, login, notices, sessions
 
 
 class Refused(Exception):
@@ -139,4 +139,4 @@ def _block_as_cloned(account: Account, authenticator: Authenticator, client: Cli
     authenticator.flagged_at = now
     sessions.revoke_opened_with(authenticator.id, reason="authenticator_blocked")
     activity.record("counter_regression", account.id, client, name=authenticator.name)
-    mailer.queue(account.email, mail_templates.counter_regression(authenticator.name, now))
+    notices.tell_holder(account, mail_templates.counter_regression(authenticator.name, now))

@@ -16,8 +16,8 @@ from ..config import settings
 from ..extensions import db
 from ..models import (
     AuthSession,
-    EmailCode,
     LoginTransaction,
+    OneTimeCode,
     OutboxMail,
     OutboxSms,
     PasskeyFlow,
@@ -40,7 +40,7 @@ def purge() -> dict[str, int]:
         "webauthn_challenges": delete(WebAuthnChallenge).where(
             WebAuthnChallenge.expires_at < cutoff
         ),
-        "email_codes": delete(EmailCode).where(EmailCode.expires_at < cutoff),
+        "one_time_codes": delete(OneTimeCode).where(OneTimeCode.expires_at < cutoff),
         "login_transactions": delete(LoginTransaction).where(LoginTransaction.expires_at < cutoff),
         "passkey_flows": delete(PasskeyFlow).where(PasskeyFlow.expires_at < cutoff),
         # Spent refresh tokens stay while their session lives: they reveal token theft.

@@ -22,14 +22,13 @@ from ..clock import utcnow
 from ..config import settings
 from ..errors import InvalidCredentials, TokenExpired, TokenInvalid, TooManyAttempts
 from ..extensions import db
-from ..infra import mail_templates, mailer, passwords, throttle
+from ..infra import mail_templates, passwords, throttle
 from ..infra.client import ClientInfo
 from ..infra.keys import keyed_hash, new_token
 from ..infra.spend import spend_once
 from ..models import Account, LoginTransaction
-from ..nir import mask_email
 from ..webauthn import credentials
-from . import activity, devices, tokens
+from . import activity, contacts, devices, notices, tokens
 from .accounts import nir_digest
 
 MFA_PREFIX = "mfa"
@@ -40,7 +39,10 @@ class LoginStarted:
     mfa_token: str
     expires_in: int
     methods: list[str]
-    email_hint: str
+    # Masked contacts, one per channel the account has (None when it has not).
+    email_hint: str | None = None
+    phone_hint: str | None = None
+    trusted_email_hint: str | None = None
 
 
 def begin_login(
@@ -100,11 +102,14 @@ def begin_login(
             user_agent=client.user_agent,
         )
     )
+    hints = {d.channel: d.hint for d in contacts.destinations(account)}
     return LoginStarted(
         mfa_token=token,
         expires_in=ttl,
         methods=second_factor_methods(account),
-        email_hint=mask_email(account.email),
+        email_hint=hints.get("email"),
+        phone_hint=hints.get("sms"),
+        trusted_email_hint=hints.get("trusted_email"),
     )
 
 
@@ -118,8 +123,8 @@ def _too_many_attempts(wait: int, detail: str | None = None) -> TooManyAttempts:
 
 
 def second_factor_methods(account: Account) -> list[str]:
-    """Return the second factors this account can use, the emailed code always first."""
-    methods = ["email_otp"]
+    """Return the second factors this account can use: codes by channel, then biometrics."""
+    methods = [contacts.METHOD_OF[d.channel] for d in contacts.destinations(account)]
     if credentials.has_usable_authenticator(account.id):
         methods.append("webauthn")
     return methods
@@ -134,7 +139,7 @@ def _fail(
         if outcome.locked:
             minutes = max(1, outcome.lock_seconds // 60)
             activity.record("login_locked", account.id, client, minutes=minutes)
-            mailer.queue(account.email, mail_templates.login_locked(minutes))
+            notices.tell_holder(account, mail_templates.login_locked(minutes))
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,16 @@ class LoginFlow:
         """Count a wrong code or assertion against the account; lock sign-in at the cap."""
         record_second_factor_failure(self.account, client)
 
+    def extend(self, seconds: int) -> None:
+        """Keep this sign-in open at least ``seconds`` more: a code just sent must outlive it."""
+        until = utcnow() + timedelta(seconds=seconds)
+        db.session.execute(
+            update(LoginTransaction)
+            .where(LoginTransaction.id == self.id, LoginTransaction.expires_at < until)
+            .values(expires_at=until)
+            .execution_options(synchronize_session=False)
+        )
+
     def end(self) -> None:
         """Let this sign-in expire now (too many wrong codes): it must start over."""
         db.session.execute(
@@ -210,7 +225,7 @@ def record_second_factor_failure(account: Account, client: ClientInfo) -> None:
     if outcome.locked:
         hours = max(1, outcome.lock_seconds // 3600)
         activity.record("second_factor_locked", account.id, client, hours=hours)
-        mailer.queue(account.email, mail_templates.second_factor_locked(hours))
+        notices.tell_holder(account, mail_templates.second_factor_locked(hours))
 
 
 def open_session(

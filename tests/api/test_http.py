@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from api import create_app
@@ -212,6 +214,7 @@ def _endpoints_reading_a_body(app) -> list[tuple[str, str, str | None]]:
         if doc is None or not (doc["body"] or doc["raw_body"]):
             continue
         path = rule.rule.replace("<authenticator_id>", "some-id")
+        path = re.sub(r"<any\((\w+)[^>]*>", r"\1", path)  # the first value of an any()
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             scheme = doc["requires"].security_scheme if doc["requires"] else None
             found.append((method, path, scheme))

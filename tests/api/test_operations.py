@@ -96,6 +96,8 @@ def test_demo_command_prepares_a_working_account(tmp_path, smtp, redis_prefix):
         json={"nir": "1850575123456", "password": "Bienvenue à la Caf 2026"},
     )
     assert response.status_code == 200
+    assert response.json["methods"] == ["email_otp", "sms_otp"]  # the demo has a mobile too
+    assert "+33612345678" in result.output
 
 
 def test_demo_warns_loudly_when_served_beyond_loopback(tmp_path, smtp, redis_prefix, monkeypatch):
@@ -215,7 +217,7 @@ def test_migrations_build_the_models_schema_from_empty(tmp_path, smtp, redis_pre
             assert {
                 "accounts",
                 "login_transactions",
-                "email_codes",
+                "one_time_codes",
                 "sessions",
                 "refresh_tokens",
                 "outbox_mail",
@@ -241,3 +243,99 @@ def test_android_origin_from_a_certificate_fingerprint(runner):
         result.output.strip() == "android:apk-key-hash:2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2to"
     )
     assert runner.invoke(args=["webauthn", "android-origin", "AB:CD"]).exit_code != 0
+
+
+def test_accounts_create_with_a_mobile_only(runner, auth):
+    nir = fresh_nir()
+    result = runner.invoke(
+        args=[
+            "accounts",
+            "create",
+            "--nir",
+            nir,
+            "--phone",
+            "07 56 12 34 56",
+            "--password",
+            "Ma phrase de passe 77",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    login = auth.client.post(
+        "/api/v1/auth/login", json={"nir": nir, "password": "Ma phrase de passe 77"}
+    )
+    assert login.json["methods"] == ["sms_otp"]
+    assert login.json["phone_hint"] == "07 •• •• •• 56"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ([], "numéro de mobile"),  # neither an address nor a mobile
+        (["--phone", "01 42 00 00 00"], "mobile"),
+        (["--email", "pas-une-adresse"], "Adresse"),
+    ],
+)
+def test_accounts_create_needs_a_way_to_receive_codes(runner, options, message):
+    result = runner.invoke(
+        args=[
+            "accounts",
+            "create",
+            "--nir",
+            fresh_nir(),
+            "--password",
+            "Ma phrase de passe 77",
+            *options,
+        ]
+    )
+    assert result.exit_code != 0 and message in result.output
+
+
+def test_accounts_import_csv_with_a_phone_column(runner, tmp_path, auth):
+    email_only, phone_only, both, neither = (fresh_nir() for _ in range(4))
+    csv_file = tmp_path / "accounts.csv"
+    csv_file.write_text(
+        "nir,email,phone,password\n"
+        f"{email_only},un@exemple.fr,,Ma phrase de passe 77\n"
+        f"{phone_only},,06 12 34 56 78,Ma phrase de passe 77\n"
+        f"{both},trois@exemple.fr,0690123456,Ma phrase de passe 77\n"
+        f"{neither},,,Ma phrase de passe 77\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(args=["accounts", "import", str(csv_file)])
+    assert "3 created, 1 refused." in result.output and "line 5" in result.output
+    methods = {
+        nir: auth.client.post(
+            "/api/v1/auth/login", json={"nir": nir, "password": "Ma phrase de passe 77"}
+        ).json["methods"]
+        for nir in (email_only, phone_only, both)
+    }
+    assert methods == {
+        email_only: ["email_otp"],
+        phone_only: ["sms_otp"],
+        both: ["email_otp", "sms_otp"],
+    }
+
+
+def test_existing_accounts_keep_their_address_through_migration_0006(tmp_path, smtp, redis_prefix):
+    app = create_app(
+        make_settings(f"sqlite:///{tmp_path / 'before.sqlite3'}", smtp.port, redis_prefix)
+    )
+    with app.app_context():
+        directory = app.extensions["migrate"].directory
+        upgrade(directory=directory, revision="0005_outbox_sms")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO accounts (id, nir_hash, nir_masked, email, password_hash, "
+                    "webauthn_user_handle, created_at, password_changed_at, last_code_sent_at) "
+                    "VALUES ('a1', x'00', '1 85 •• •• ••• 456', 'ancien@exemple.fr', 'h', x'01', "
+                    "'2026-01-01 00:00:00', '2026-01-01 00:00:00', NULL)"
+                )
+            )
+        upgrade(directory=directory)
+        with db.engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT email, email_verified_at, phone, trusted_email FROM accounts")
+            ).one()
+        db.engine.dispose()
+    assert tuple(row) == ("ancien@exemple.fr", None, None, None)

@@ -24,8 +24,10 @@ def test_sign_in_with_emailed_code_reaches_the_account(auth, account, client, sm
     sent = auth.send_code(mfa_token)
     assert sent.status_code == 202
     assert sent.json == {
+        "channel": "email",
         "expires_in": 900,
         "resend_after": 60,
+        "destination_hint": login.json["email_hint"],
         "email_hint": login.json["email_hint"],
     }
 

@@ -24,6 +24,8 @@ PROOF_BODIES = {
     "POST /api/v1/auth/webauthn/verify",
     "POST /api/v1/auth/passkey/verify",
     "PUT /api/v1/account/password",
+    # An address or a number by the schema, but the kind in the path says which one.
+    "PUT /api/v1/account/contacts/{kind}",
 }
 
 

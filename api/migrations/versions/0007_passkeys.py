@@ -1,7 +1,7 @@
 """passkey sign-in: passkey flows, challenges bound to them, discoverable authenticators
 
 Revision ID: 0007_passkeys
-Revises: 0005_outbox_sms
+Revises: 0006_contacts
 Create Date: 2026-12-08 10:00:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0007_passkeys'
-down_revision = '0005_outbox_sms'
+down_revision = '0006_contacts'
 branch_labels = None
 depends_on = None
 
