@@ -198,6 +198,9 @@ class RefreshToken(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+    # Tells the unit of work to insert the session first when both are new.
+    session: Mapped[AuthSession] = relationship()
+
 
 class OutboxMail(db.Model):
     """A message written in the same transaction as what caused it, delivered later."""
