@@ -19,6 +19,9 @@ def enrol_this_phone(phone, smtp) -> None:
     [credential] = phone.credentials()
     assert credential["isResidentCredential"] is True
     expect(page.locator("#devices")).to_contain_text("Peut vous connecter seul")
+    # The mail worker sends « Nouvel appareil » once the request commits: wait for it, so
+    # that it is not counted as mail sent by a later step.
+    smtp.wait_for(EMAIL, "appareil")
 
 
 def test_passkey_autofill_signs_in_without_nir_or_password(web_server, phone, smtp):
