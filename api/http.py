@@ -93,6 +93,7 @@ def endpoint(
     *,
     summary: str,
     body: type[Schema] | None = None,
+    optional_body: bool = False,
     response: type[Schema] | None = None,
     status: int = 200,
     requires: type[Credential] | None = None,
@@ -106,7 +107,8 @@ def endpoint(
     """Declare an API view: its input, output, the credential it requires, its errors.
 
     ``args`` is the schema of the query string (the view receives ``args``); ``also``
-    documents other successful answers the view returns itself as a ``Response``.
+    documents other successful answers the view returns itself as a ``Response``. With
+    ``optional_body``, a request without a body reads as an empty JSON object.
     """
 
     # Schemas are built once per endpoint, not per request: they hold no request state.
@@ -134,7 +136,8 @@ def endpoint(
             if args_schema is not None:
                 kwargs["args"] = parse_query(args_schema)
             if body_schema is not None:
-                kwargs["data"] = parse_body(body_schema)
+                empty = optional_body and not request.get_data(cache=True)
+                kwargs["data"] = body_schema.load({}) if empty else parse_body(body_schema)
             elif raw_body:
                 kwargs["data"] = _raw_json()
             return view(**kwargs)
@@ -142,6 +145,7 @@ def endpoint(
         wrapper.api_doc = {  # type: ignore[attr-defined]
             "summary": summary,
             "body": body,
+            "optional_body": optional_body,
             "raw_body": raw_body,
             "response": response,
             "status": status,

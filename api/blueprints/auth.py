@@ -1,15 +1,22 @@
-"""Sign-in endpoints: password step, emailed code, refresh, sign-out."""
+"""Sign-in endpoints: password step, code by email, SMS or trusted person, refresh, sign-out."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
 from .. import errors as e
 from .. import schemas
 from ..config import settings
 from ..extensions import limiter
 from ..http import client_info, endpoint
-from ..services import biometric_sign_in, email_code, franceconnect_logout, login, sessions, tokens
+from ..services import (
+    biometric_sign_in,
+    franceconnect_logout,
+    login,
+    sessions,
+    sign_in_code,
+    tokens,
+)
 from ..services.login import LoginFlow
 from ..services.tokens import Principal, RefreshGrant
 
@@ -18,6 +25,12 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 # Generous per-address limits: France Services counters sign many people in from one
 # address. The real brute-force defence is the per-NIR lockout in the database.
 limiter.limit(lambda: settings().RATELIMIT_PER_IP)(bp)
+
+
+@limiter.request_filter
+def _outside_sign_in() -> bool:
+    """Spare every other request the limiter's work: only /auth/* is limited per address."""
+    return not request.path.startswith(bp.url_prefix + "/")
 
 
 @bp.post("/login")
@@ -35,19 +48,27 @@ def sign_in(data):
 
 @bp.post("/otp")
 @endpoint(
-    summary="« Envoyer le code »: email a fresh 6-digit code",
+    summary="« Envoyer le code »: a fresh 6-digit code by email, SMS or to the trusted person",
+    body=schemas.SendCodeRequest,
+    optional_body=True,
     response=schemas.CodeSent,
     status=202,
     requires=LoginFlow,
-    errors=[e.TokenInvalid, e.TokenExpired, e.RateLimited],
+    errors=[
+        e.ValidationError,
+        e.ChannelUnavailable,
+        e.TokenInvalid,
+        e.TokenExpired,
+        e.RateLimited,
+    ],
 )
-def send_code(flow):
-    return email_code.send_code(flow, client_info())
+def send_code(flow, data):
+    return sign_in_code.send_code(flow, client_info(), data["channel"])
 
 
 @bp.post("/otp/verify")
 @endpoint(
-    summary="Check the emailed code and complete the sign-in",
+    summary="Check the code and complete the sign-in",
     body=schemas.VerifyCodeRequest,
     response=schemas.TokenPair,
     requires=LoginFlow,
@@ -61,7 +82,7 @@ def send_code(flow):
     ],
 )
 def verify_code(flow, data):
-    return email_code.verify_code(flow, data["code"], client_info())
+    return sign_in_code.verify_code(flow, data["code"], client_info())
 
 
 @bp.post("/refresh")

@@ -20,10 +20,10 @@ from ..clock import utcnow
 from ..config import settings
 from ..errors import AlreadyLinked, LinkTokenInvalid, NotFound, ReauthenticationRequired
 from ..extensions import db
-from ..infra import mail_templates, mailer
+from ..infra import mail_templates
 from ..infra.client import ClientInfo
 from ..models import FranceConnectLink
-from . import activity, sessions
+from . import activity, notices, sessions
 from . import franceconnect_attempts as attempts
 from .tokens import Principal
 
@@ -101,7 +101,7 @@ def link(principal: Principal, link_token: str, client: ClientInfo) -> Linked:
     shown = Linked(now, attempt.given_name or "", attempt.family_name or "")
     attempts.forget_identity(attempt)
     activity.record("franceconnect_linked", account.id, client)
-    mailer.queue(account.email, mail_templates.franceconnect_linked(now))
+    notices.tell_holder(account, mail_templates.franceconnect_linked(now))
     return shown
 
 
@@ -114,4 +114,4 @@ def unlink(principal: Principal, client: ClientInfo) -> None:
     db.session.delete(link)
     sessions.revoke_opened_with_franceconnect(account.id, reason="franceconnect_unlinked")
     activity.record("franceconnect_unlinked", account.id, client)
-    mailer.queue(account.email, mail_templates.franceconnect_unlinked(utcnow()))
+    notices.tell_holder(account, mail_templates.franceconnect_unlinked(utcnow()))

@@ -26,11 +26,11 @@ from ..config import settings
 from ..errors import FranceConnectFailed, LinkRequired, TokenInvalid, ValidationError
 from ..extensions import db
 from ..franceconnect.provider import ProviderError, relying_party
-from ..infra import mail_templates, mailer
+from ..infra import mail_templates
 from ..infra.client import ClientInfo
 from ..infra.keys import same
 from ..models import Account, FranceConnectAttempt
-from . import activity, devices, franceconnect_logout, login, tokens
+from . import activity, devices, franceconnect_logout, login, notices, tokens
 from . import franceconnect_attempts as attempts
 from .franceconnect_link import by_subject
 
@@ -111,7 +111,7 @@ def complete(
         # Same subject, another pivot identity: the provider's records changed, or
         # something is wrong. Nobody signs in until the holder links it again.
         activity.record("franceconnect_identity_changed", account.id, client)
-        mailer.queue(account.email, mail_templates.franceconnect_identity_changed(utcnow()))
+        notices.tell_holder(account, mail_templates.franceconnect_identity_changed(utcnow()))
         raise _link_required(
             attempt,
             "L'identité transmise par FranceConnect ne correspond plus à celle associée à votre "

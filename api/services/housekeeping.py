@@ -16,10 +16,12 @@ from ..config import settings
 from ..extensions import db
 from ..models import (
     AuthSession,
-    EmailCode,
     FranceConnectAttempt,
     LoginTransaction,
+    OneTimeCode,
     OutboxMail,
+    OutboxSms,
+    PasskeyFlow,
     RefreshToken,
     SecurityEvent,
     Throttle,
@@ -39,8 +41,9 @@ def purge() -> dict[str, int]:
         "webauthn_challenges": delete(WebAuthnChallenge).where(
             WebAuthnChallenge.expires_at < cutoff
         ),
-        "email_codes": delete(EmailCode).where(EmailCode.expires_at < cutoff),
+        "one_time_codes": delete(OneTimeCode).where(OneTimeCode.expires_at < cutoff),
         "login_transactions": delete(LoginTransaction).where(LoginTransaction.expires_at < cutoff),
+        "passkey_flows": delete(PasskeyFlow).where(PasskeyFlow.expires_at < cutoff),
         # With their secrets, and what a callback learned (names, a sealed id_token).
         "franceconnect_attempts": delete(FranceConnectAttempt).where(
             FranceConnectAttempt.expires_at < cutoff
@@ -54,6 +57,11 @@ def purge() -> dict[str, int]:
         "outbox_mail": delete(OutboxMail).where(
             OutboxMail.status.in_(("sent", "kept", "failed")),
             OutboxMail.created_at < now - timedelta(days=config.MAIL_KEEP_DAYS),
+        ),
+        # Likewise for text messages: a sent one kept no text, a parked one keeps its own.
+        "outbox_sms": delete(OutboxSms).where(
+            OutboxSms.status.in_(("sent", "kept", "failed")),
+            OutboxSms.created_at < now - timedelta(days=config.MAIL_KEEP_DAYS),
         ),
         "throttles": delete(Throttle).where(
             Throttle.updated_at < now - timedelta(days=1),

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from ..clock import utcnow
 from ..config import settings
-from ..errors import NotFound
+from ..errors import NotFound, ReauthenticationRequired
 from ..extensions import db
 from ..infra.client import ClientInfo
 from ..models import Account, AuthSession, new_id
@@ -43,6 +43,17 @@ def start_session(
     )
     db.session.add(session)
     return session
+
+
+def require_fresh(session: AuthSession) -> None:
+    """Refuse unless the session signed in less than ``REAUTH_MAX_AGE_SECONDS`` ago.
+
+    What changes a credential or a contact needs a recent proof of both factors, not
+    only a live access token, which may have been copied.
+    """
+    max_age = timedelta(seconds=settings().REAUTH_MAX_AGE_SECONDS)
+    if utcnow() - session.auth_time > max_age:
+        raise ReauthenticationRequired()
 
 
 def absolute_end(session: AuthSession) -> datetime:

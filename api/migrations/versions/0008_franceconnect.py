@@ -2,7 +2,7 @@
 id_token kept for the provider's sign-out, and the acr of a session
 
 Revision ID: 0008_franceconnect
-Revises: 0004_known_devices
+Revises: 0007_passkeys
 Create Date: 2026-12-02 10:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '0008_franceconnect'
-down_revision = '0004_known_devices'
+down_revision = '0007_passkeys'
 branch_labels = None
 depends_on = None
 
