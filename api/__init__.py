@@ -55,11 +55,23 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
 
 def _register_blueprints(app: Flask, settings: Settings) -> None:
-    from .blueprints import account, auth, authenticators, dev, ops, web, wellknown
+    from .blueprints import (
+        account,
+        auth,
+        authenticators,
+        dev,
+        mandates,
+        mediator,
+        ops,
+        web,
+        wellknown,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(authenticators.bp)
+    app.register_blueprint(mandates.bp)
+    app.register_blueprint(mediator.bp)
     app.register_blueprint(wellknown.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(ops.bp)

@@ -9,7 +9,7 @@ from .. import schemas
 from ..config import settings
 from ..extensions import limiter
 from ..http import client_info, endpoint
-from ..services import biometric_sign_in, email_code, login, sessions, tokens
+from ..services import biometric_sign_in, delegation, email_code, login, sessions, tokens
 from ..services.login import LoginFlow
 from ..services.tokens import Principal, RefreshGrant
 
@@ -20,10 +20,14 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 limiter.limit(lambda: settings().RATELIMIT_PER_IP)(bp)
 
 
+# The blueprints limited per address: the holders' and the mediators' sign-in.
+LIMITED_BLUEPRINTS = frozenset({bp.name, "mediator"})
+
+
 @limiter.request_filter
 def _outside_sign_in() -> bool:
-    """Spare every other request the limiter's work: only /auth is limited per address."""
-    return request.blueprint != bp.name
+    """Spare every other request the limiter's work: only sign-in is limited per address."""
+    return request.blueprint not in LIMITED_BLUEPRINTS
 
 
 @bp.post("/login")
@@ -72,7 +76,7 @@ def verify_code(flow, data):
 
 @bp.post("/refresh")
 @endpoint(
-    summary="Rotate the refresh token and get a new token pair",
+    summary="Rotate the refresh token (a holder's or a mediator's) and get a new token pair",
     response=schemas.TokenPair,
     requires=RefreshGrant,
     errors=[e.TokenInvalid, e.TokenExpired, e.TokenReused],
@@ -89,7 +93,10 @@ def refresh(grant):
     errors=[e.TokenInvalid, e.TokenExpired],
 )
 def sign_out(principal):
-    sessions.sign_out(principal.session, client_info())
+    if principal.delegation is not None:  # a mediator is done acting for the holder
+        delegation.end_session(principal.session, principal.delegation, client_info())
+    else:
+        sessions.sign_out(principal.session, client_info())
 
 
 @bp.post("/webauthn/options")

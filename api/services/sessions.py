@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from ..clock import utcnow
 from ..config import settings
-from ..errors import NotFound
+from ..errors import NotFound, ReauthenticationRequired
 from ..extensions import db
 from ..infra.client import ClientInfo
 from ..models import Account, AuthSession, new_id
@@ -42,6 +42,12 @@ def start_session(
 def absolute_end(session: AuthSession) -> datetime:
     """Return when ``session`` ends whatever its refreshes (SESSION_MAX_AGE_SECONDS)."""
     return session.auth_time + timedelta(seconds=settings().SESSION_MAX_AGE_SECONDS)
+
+
+def require_fresh_sign_in(session: AuthSession) -> None:
+    """Refuse (401 reauthentication_required) a sign-in older than REAUTH_MAX_AGE_SECONDS."""
+    if utcnow() - session.auth_time > timedelta(seconds=settings().REAUTH_MAX_AGE_SECONDS):
+        raise ReauthenticationRequired()
 
 
 def touch(session: AuthSession) -> None:

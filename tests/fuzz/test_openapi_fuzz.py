@@ -2,7 +2,7 @@
 always answers as its OpenAPI description says.
 
 Each operation gets a fresh app and account; the security scheme an operation declares
-(mfaToken, accessToken, refreshToken) gets a real token of that kind, so the fuzzer
+(mfaToken, accessToken, refreshToken, mediatorToken) gets a real token of that kind, so the fuzzer
 reaches past authentication. Hypothesis drives schemathesis' strategies directly, one
 bounded run per operation.
 """
@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api import create_app
-from tests.conftest import AuthActions, make_settings
+from tests.conftest import AuthActions, MediatorActions, make_settings
 
 # Bodies that prove something (a signature, the current password): well formed by the
 # schema and still refused with a 400 when they prove nothing.
@@ -23,6 +23,7 @@ PROOF_BODIES = {
     "POST /api/v1/account/authenticators",
     "POST /api/v1/auth/webauthn/verify",
     "PUT /api/v1/account/password",
+    "PUT /api/v1/mediator/password",
 }
 
 
@@ -39,13 +40,14 @@ def _operations() -> list[str]:
 
 
 @pytest.fixture
-def tokens(client, smtp, clock, account) -> dict[str, str]:
+def tokens(client, smtp, clock, account, mediator) -> dict[str, str]:
     auth = AuthActions(client, smtp, clock)
     pair = auth.sign_in(account)
     return {
         "accessToken": pair["access_token"],
         "refreshToken": pair["refresh_token"],
         "mfaToken": auth.start(account),
+        "mediatorToken": MediatorActions(client, clock).activate(mediator)["access_token"],
     }
 
 
