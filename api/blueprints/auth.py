@@ -11,7 +11,7 @@ from ..extensions import limiter
 from ..http import client_info, endpoint
 from ..services import biometric_sign_in, delegation, email_code, login, sessions, tokens
 from ..services.login import LoginFlow
-from ..services.tokens import Principal, RefreshGrant
+from ..services.tokens import RefreshGrant, SessionOwner
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
@@ -87,9 +87,9 @@ def refresh(grant):
 
 @bp.post("/logout")
 @endpoint(
-    summary="End the current session: its access and refresh tokens stop working at once",
+    summary="End the current session (or a mediator's delegated one): its tokens stop at once",
     status=204,
-    requires=Principal,
+    requires=SessionOwner,
     errors=[e.TokenInvalid, e.TokenExpired],
 )
 def sign_out(principal):

@@ -275,6 +275,21 @@ class Principal:
         return principal
 
 
+class SessionOwner(Principal):
+    """Whoever holds a live access token, whatever the mandate's scopes: to end that session.
+
+    Only for ``POST /auth/logout``: a mediator whose mandate does not include ``consult``
+    may still close the delegated session they opened.
+    """
+
+    errors: ClassVar[tuple] = (TokenInvalid, TokenExpired)
+
+    @classmethod
+    def from_bearer(cls, token: str) -> SessionOwner:
+        principal = authenticate_access_token(token)
+        return cls(principal.account, principal.session, principal.claims, principal.delegation)
+
+
 class Holder(Principal):
     """The account holder in person: a delegated token is refused with 403 delegation_forbidden.
 

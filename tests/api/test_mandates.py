@@ -288,6 +288,10 @@ def test_a_mandate_without_consult_does_not_read_the_account(client, holder, hel
     assert claims_of(token)["scope"] == "declare"
     response = client.get(ACCOUNT, headers=bearer(token))
     assert response.status_code == 403 and response.json["code"] == "insufficient_scope"
+    assert client.get(ACTIVITY, headers=bearer(token)).status_code == 403
+    # The mediator may still close the session they opened.
+    assert client.post("/api/v1/auth/logout", headers=bearer(token)).status_code == 204
+    assert client.post("/api/v1/auth/logout", headers=bearer(token)).status_code == 401
 
 
 # --- ending: revocation, expiry, sign-out, disabling ---------------------------------------
