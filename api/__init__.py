@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app
+from flask import Flask
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -46,7 +46,6 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     register_error_handlers(app)
     _register_blueprints(app, settings)
-    _register_hooks(app)
 
     from .cli import register_cli
 
@@ -59,17 +58,22 @@ def _register_blueprints(app: Flask, settings: Settings) -> None:
         account,
         auth,
         authenticators,
+        contacts,
         dev,
         mandates,
         mediator,
         ops,
+        passkey,
         web,
         wellknown,
     )
 
     app.register_blueprint(auth.bp)
+    if settings.PASSKEY_SIGN_IN:
+        app.register_blueprint(passkey.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(authenticators.bp)
+    app.register_blueprint(contacts.bp)
     app.register_blueprint(mandates.bp)
     app.register_blueprint(mediator.bp)
     app.register_blueprint(wellknown.bp)
@@ -77,26 +81,8 @@ def _register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(ops.bp)
     if settings.dev_outbox_enabled:
         app.register_blueprint(dev.bp)
-
-
-def _register_hooks(app: Flask) -> None:
-    @app.after_request
-    def deliver_mail_after_response(response: Response) -> Response:
-        from .infra import mailer
-
-        mail_ids = mailer.take_queued_ids()
-        if mail_ids:
-            flask_app = current_app._get_current_object()  # type: ignore[attr-defined]
-
-            def deliver() -> None:
-                # One attempt once the client has its answer; `flask mail deliver`
-                # retries whatever this attempt could not send.
-                with flask_app.app_context():
-                    for mail_id in mail_ids:
-                        mailer.deliver(mail_id)
-
-            response.call_on_close(deliver)
-        return response
+    if settings.dev_sms_outbox_enabled:
+        app.register_blueprint(dev.sms_bp)
 
 
 def _tune_sqlite(engine: Any) -> None:

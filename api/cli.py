@@ -1,4 +1,4 @@
-"""Operator commands: ``flask --app wsgi accounts|mediators|mail|demo ...``."""
+"""Operator commands: ``flask --app wsgi accounts|mediators|mail|sms|maintenance|webauthn|demo``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import csv
 import json
 import logging
 import sys
-import time
+from collections.abc import Callable
 
 import click
 from flask import Flask, current_app
@@ -17,8 +17,8 @@ from werkzeug.serving import run_simple
 
 from .config import exposure_warning, settings
 from .errors import ApiError
-from .infra import mailer, totp
-from .nir import mask_email
+from .infra import totp
+from .infra.outbox import MAIL, SMS, Outbox, worker
 from .services import accounts, housekeeping, mediators
 from .uow import unit_of_work
 
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 DEMO_NIR = "1850575123456"
 DEMO_EMAIL = "demo@moncompte.example"
+DEMO_PHONE = "+33612345678"  # the contract's example; SMS stay in the dev outbox
 DEMO_PASSWORD = "Bienvenue à la Caf 2026"  # noqa: S105 (public demo account)
 # The demo mediator: fixed secrets, so that `mobile-mock run accompagnement-france-services`
 # works against the demo server as it is. Development only, like the demo account.
@@ -40,7 +41,6 @@ DEMO_MEDIATOR = {
 
 accounts_cli = AppGroup("accounts", help="Create, import and disable accounts.")
 mediators_cli = AppGroup("mediators", help="Create, list and disable mediators (aidants).")
-mail_cli = AppGroup("mail", help="Deliver the mail outbox.")
 webauthn_cli = AppGroup("webauthn", help="WebAuthn relying-party helpers.")
 maintenance_cli = AppGroup("maintenance", help="Housekeeping jobs.")
 
@@ -53,13 +53,14 @@ def _fail(error: ApiError) -> None:
 
 @accounts_cli.command("create")
 @click.option("--nir", required=True, help="The 13 first characters of the NIR.")
-@click.option("--email", required=True)
+@click.option("--email", help="The holder's address (codes by email).")
+@click.option("--phone", help="The holder's French mobile, e.g. 0612345678 (codes by SMS).")
 @click.option("--password", required=True, prompt=True, hide_input=True, confirmation_prompt=True)
-def create_account(nir: str, email: str, password: str) -> None:
-    """Create one account."""
+def create_account(nir: str, email: str | None, phone: str | None, password: str) -> None:
+    """Create one account, with an address, a mobile or both."""
     try:
         with unit_of_work():
-            account = accounts.create_account(nir, email, password)
+            account = accounts.create_account(nir, email, password, phone=phone)
     except ApiError as error:
         _fail(error)
     click.echo(f"Account {account.id} created ({account.nir_masked}).")
@@ -68,13 +69,19 @@ def create_account(nir: str, email: str, password: str) -> None:
 @accounts_cli.command("import")
 @click.argument("csv_file", type=click.File("r", encoding="utf-8"))
 def import_accounts(csv_file) -> None:
-    """Create accounts from a CSV file with the columns nir,email,password."""
+    """Create accounts from a CSV file with the columns nir,email,phone,password.
+
+    ``email`` or ``phone`` may be empty (not both); the ``phone`` column may be left out.
+    """
     created = failed = 0
     for line, row in enumerate(csv.DictReader(csv_file), start=2):
         try:
             with unit_of_work():  # one row, one transaction: a refused row leaves no trace
                 accounts.create_account(
-                    row.get("nir", ""), row.get("email", ""), row.get("password", "")
+                    row.get("nir") or "",
+                    row.get("email"),
+                    row.get("password") or "",
+                    phone=row.get("phone"),
                 )
             created += 1
         except ApiError as error:
@@ -166,62 +173,6 @@ def list_mediators() -> None:
     click.echo(f"{len(listed)} mediator(s).")
 
 
-@mail_cli.command("deliver")
-@click.option("--loop", is_flag=True, help="Keep delivering until interrupted.")
-@click.option("--interval", default=2.0, show_default=True, help="Seconds between passes.")
-@click.option(
-    "--max-backoff",
-    default=60.0,
-    show_default=True,
-    help="Longest wait between passes while the database (or anything else) keeps failing.",
-)
-def deliver_mail(loop: bool, interval: float, max_backoff: float) -> None:
-    """Send due messages of the outbox, retrying failures with backoff.
-
-    A failing pass (the database is away, say) is logged and retried after a growing
-    pause; with --loop the worker never gives up. A single pass gives up at once unless it
-    has handed messages to the mail server without recording them: it then keeps trying
-    to record them for a while, since a message left unrecorded may be sent again.
-    """
-    if settings().MAIL_BACKEND != "smtp":
-        raise click.ClickException("MAIL_BACKEND is not 'smtp': mail stays in the outbox.")
-    failures = 0
-    give_up_at = time.monotonic() + mailer.CLAIM_LEASE.total_seconds() / 2
-    while True:
-        try:
-            sent = mailer.deliver_due()
-        except Exception as exc:  # the worker outlives any one pass
-            mailer.reset_session()
-            failures += 1
-            unrecorded = mailer.unrecorded_count()
-            delay = min(interval * 2 ** (failures - 1), max_backoff)
-            # The error's class only: its text may quote SQL parameters.
-            log.warning(
-                "mail worker pass failed",
-                extra={
-                    "error": mailer.describe_error(exc),
-                    "failures": failures,
-                    "unrecorded": unrecorded,
-                    "retry_in_s": round(delay, 2),
-                },
-            )
-            if not loop and (not unrecorded or time.monotonic() > give_up_at):
-                message = f"Delivery pass failed ({mailer.describe_error(exc)})."
-                if unrecorded:
-                    message += f" {unrecorded} sent message(s) could not be recorded as sent."
-                raise click.ClickException(message) from None
-            time.sleep(delay)
-            continue
-        if failures:
-            log.info("mail worker recovered", extra={"failures": failures})
-            failures = 0
-        if sent:
-            click.echo(f"{sent} message(s) sent.")
-        if not loop:
-            return
-        time.sleep(interval)
-
-
 @click.command("demo")
 @with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -236,7 +187,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     upgrade(directory=app.extensions["migrate"].directory)
     if accounts.find_by_nir(DEMO_NIR) is None:
         with unit_of_work():
-            accounts.create_account(DEMO_NIR, DEMO_EMAIL, DEMO_PASSWORD)
+            accounts.create_account(DEMO_NIR, DEMO_EMAIL, DEMO_PASSWORD, phone=DEMO_PHONE)
     if mediators.find_by_email(DEMO_MEDIATOR["email"]) is None:
         with unit_of_work():
             mediators.create_mediator(**DEMO_MEDIATOR, must_change_password=False)
@@ -249,10 +200,19 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         f"  Password:  {DEMO_PASSWORD}\n"
         f"  Email:     {DEMO_EMAIL} (codes: "
         f"http://localhost:{port}/api/v1/dev/outbox?to={DEMO_EMAIL})\n"
+        f"  Mobile:    {DEMO_PHONE} (SMS: "
+        f"http://localhost:{port}/api/v1/dev/sms?to={DEMO_PHONE.replace('+', '%2B')})\n"
         f"  Mediator:  http://localhost:{port}/aidant — {DEMO_MEDIATOR['email']}, "
         f"password {DEMO_MEDIATOR['password']}, code {DEMO_MEDIATOR['code']}\n"
         f"             TOTP: {demo_totp}\n"
     )
+    # The server only writes messages to the outboxes: with a real backend, a worker sends.
+    for name, sends in (
+        ("mail", settings().MAIL_BACKEND == "smtp"),
+        ("sms", settings().SMS_BACKEND == "http"),
+    ):
+        if sends:
+            click.echo(f"  Run `flask --app wsgi {name} deliver --loop` too: it sends the {name}.")
     if not no_serve:
         warning = exposure_warning(settings().APP_ENV, settings().MAIL_BACKEND, [host])
         if warning:
@@ -262,23 +222,77 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         run_simple(host, port, app, threaded=True)
 
 
-@mail_cli.command("parked")
-def list_parked_mail() -> None:
-    """List messages parked after too many failed deliveries."""
-    rows = mailer.parked()
-    for mail in rows:
-        click.echo(
-            f"{mail.id}  {mail.created_at:%Y-%m-%d %H:%M}  {mask_email(mail.to)}  "
-            f"{mail.subject}  [{mail.attempts} attempts: {mail.last_error}]"
-        )
-    click.echo(f"{len(rows)} parked message(s).")
+def _outbox_cli(outbox: Outbox, backend: Callable[[], bool], stays: str) -> AppGroup:
+    """Build the operator commands of one outbox: deliver, parked, retry."""
+    group = AppGroup(outbox.name, help=f"Deliver the {outbox.name} outbox.")
+
+    @group.command("deliver")
+    @click.option("--loop", is_flag=True, help="Keep delivering until interrupted.")
+    @click.option(
+        "--interval",
+        type=float,
+        default=None,
+        help="Seconds between passes when nothing wakes the worker "
+        f"(default {worker.LISTEN_POLL_SECONDS:g} on PostgreSQL, where a new message wakes it "
+        f"at once, {worker.POLL_SECONDS:g} elsewhere).",
+    )
+    @click.option(
+        "--max-backoff",
+        default=60.0,
+        show_default=True,
+        help="Longest wait between passes while the database (or anything else) keeps failing.",
+    )
+    def deliver(loop: bool, interval: float | None, max_backoff: float) -> None:
+        """Send due messages of the outbox, retrying failures with backoff.
+
+        A failing pass (the database is away, say) is logged and retried after a growing
+        pause; with --loop the worker never gives up. A single pass gives up at once unless
+        it has handed messages over without recording them: it then keeps trying to record
+        them for a while, since a message left unrecorded may be sent again.
+        """
+        if not backend():
+            raise click.ClickException(stays)
+        try:
+            worker.run(
+                outbox,
+                loop=loop,
+                interval=interval,
+                max_backoff=max_backoff,
+                report=lambda sent: click.echo(f"{sent} message(s) sent."),
+            )
+        except worker.WorkerGaveUp as exc:
+            raise click.ClickException(str(exc)) from None
+
+    @group.command("parked")
+    def list_parked() -> None:
+        """List messages parked after a refusal or too many failed deliveries."""
+        rows = outbox.parked()
+        for row in rows:
+            click.echo(
+                f"{row.id}  {row.created_at:%Y-%m-%d %H:%M}  {outbox.transport.mask(row.to)}  "
+                f"{getattr(row, 'subject', '')}  [{row.attempts} attempts: {row.last_error}]"
+            )
+        click.echo(f"{len(rows)} parked message(s).")
+
+    @group.command("retry")
+    @click.option("--id", "row_id", help="One message; all parked messages when omitted.")
+    def retry_parked(row_id: str | None) -> None:
+        """Put parked messages back in the queue."""
+        click.echo(f"{outbox.retry_parked(row_id)} message(s) queued again.")
+
+    return group
 
 
-@mail_cli.command("retry")
-@click.option("--id", "mail_id", help="One message; all parked messages when omitted.")
-def retry_parked_mail(mail_id: str | None) -> None:
-    """Put parked messages back in the queue."""
-    click.echo(f"{mailer.retry_parked(mail_id)} message(s) queued again.")
+mail_cli = _outbox_cli(
+    MAIL,
+    lambda: settings().MAIL_BACKEND == "smtp",
+    "MAIL_BACKEND is not 'smtp': mail stays in the outbox.",
+)
+sms_cli = _outbox_cli(
+    SMS,
+    lambda: settings().SMS_BACKEND == "http",
+    "SMS_BACKEND is not 'http': text messages stay in the outbox.",
+)
 
 
 @maintenance_cli.command("purge")
@@ -311,6 +325,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(accounts_cli)
     app.cli.add_command(mediators_cli)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(sms_cli)
     app.cli.add_command(webauthn_cli)
     app.cli.add_command(maintenance_cli)
     app.cli.add_command(demo)

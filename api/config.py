@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
@@ -21,6 +22,9 @@ DEVELOPMENT_ENVIRONMENTS = ("development", "testing")
 # Marker for secrets that were generated for development; production rejects them.
 _DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 (a marker, not a secret)
 
+
+# An alphanumeric SMS sender: what every operator displays in place of a number.
+_SMS_SENDER = re.compile(r"[A-Za-z0-9]{1,11}")
 
 # The only signing algorithm of access tokens, and the only one accepted.
 JWT_ALGORITHM = "HS256"
@@ -86,6 +90,9 @@ class Settings:
     WEBAUTHN_ORIGINS: list[str] = field(default_factory=lambda: ["http://localhost:8000"])
     WEBAUTHN_CHALLENGE_TTL_SECONDS: int = 300
     WEBAUTHN_ATTESTATION: str = "none"
+    # An enrolled phone signs in with one assertion alone (a discoverable credential, UV
+    # required), without NIR or password: POST /auth/passkey/*. Off: those routes are 404.
+    PASSKEY_SIGN_IN: bool = True
     ANDROID_APP_PACKAGE: str = ""
     ANDROID_CERT_FINGERPRINTS: list[str] = field(default_factory=list)
     APPLE_APP_IDS: list[str] = field(default_factory=list)
@@ -100,6 +107,13 @@ class Settings:
     MAIL_MAX_ATTEMPTS: int = 8
     MAIL_RETRY_BASE_SECONDS: int = 30
     MAIL_KEEP_DAYS: int = 30
+    SMS_BACKEND: str = "outbox"
+    SMS_API_URL: str = ""
+    SMS_API_KEY: str = ""
+    SMS_TIMEOUT_SECONDS: int = 10
+    SMS_SENDER: str = "Caf"
+    SMS_MAX_ATTEMPTS: int = 8
+    SMS_RETRY_BASE_SECONDS: int = 30
     ACTIVITY_RETENTION_DAYS: int = 365
     RATELIMIT_STORAGE_URI: str = "memory://"
     RATELIMIT_KEY_PREFIX: str = "moncompte"
@@ -150,6 +164,7 @@ class Settings:
         if self.MAIL_BACKEND == "outbox" and self.APP_ENV not in DEVELOPMENT_ENVIRONMENTS:
             # The outbox keeps codes readable over HTTP: development and testing only.
             raise ConfigError(f"{self.APP_ENV} sends real mail: set MAIL_BACKEND=smtp")
+        self._validate_sms()
         if self.WEBAUTHN_ATTESTATION not in {"none", "indirect", "direct"}:
             raise ConfigError("WEBAUTHN_ATTESTATION must be none, indirect or direct")
         if not self.WEBAUTHN_ORIGINS:
@@ -170,6 +185,11 @@ class Settings:
             "SESSION_MAX_AGE_SECONDS",
             "MEDIATOR_SESSION_MAX_AGE_SECONDS",
             "DELEGATED_SESSION_TTL_SECONDS",
+            "MAIL_MAX_ATTEMPTS",
+            "MAIL_RETRY_BASE_SECONDS",
+            "SMS_TIMEOUT_SECONDS",
+            "SMS_MAX_ATTEMPTS",
+            "SMS_RETRY_BASE_SECONDS",
         )
         for name in positive:
             if getattr(self, name) <= 0:
@@ -192,6 +212,27 @@ class Settings:
         if self.DATABASE_URL.startswith("sqlite"):
             raise ConfigError("production needs a server database (DATABASE_URL)")
 
+    def _validate_sms(self) -> None:
+        if self.SMS_BACKEND not in {"http", "outbox"}:
+            raise ConfigError("SMS_BACKEND must be 'http' or 'outbox'")
+        if self.SMS_BACKEND == "outbox" and self.APP_ENV not in DEVELOPMENT_ENVIRONMENTS:
+            # Like the mail outbox, the SMS outbox shows codes over HTTP.
+            raise ConfigError(f"{self.APP_ENV} sends real text messages: set SMS_BACKEND=http")
+        if not _SMS_SENDER.fullmatch(self.SMS_SENDER) or self.SMS_SENDER.isdigit():
+            # What operators accept as an alphanumeric sender; a number would be a reply
+            # address the service does not have.
+            raise ConfigError("SMS_SENDER must be 1 to 11 letters or digits, not all digits")
+        if self.SMS_BACKEND != "http":
+            return
+        parts = urlsplit(self.SMS_API_URL)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query:
+            raise ConfigError("SMS_BACKEND=http needs SMS_API_URL, the provider's base URL")
+        if self.APP_ENV == "production":
+            if parts.scheme != "https":
+                raise ConfigError("SMS_API_URL must use HTTPS in production")
+            if not self.SMS_API_KEY:
+                raise ConfigError("SMS_API_KEY must be set in production")
+
     @property
     def is_production(self) -> bool:
         return self.APP_ENV == "production"
@@ -200,6 +241,11 @@ class Settings:
     def dev_outbox_enabled(self) -> bool:
         """Whether ``GET /api/v1/dev/outbox`` exists: it shows codes to anyone who asks."""
         return self.MAIL_BACKEND == "outbox" and self.APP_ENV in DEVELOPMENT_ENVIRONMENTS
+
+    @property
+    def dev_sms_outbox_enabled(self) -> bool:
+        """Whether ``GET /api/v1/dev/sms`` exists: it shows codes to anyone who asks."""
+        return self.SMS_BACKEND == "outbox" and self.APP_ENV in DEVELOPMENT_ENVIRONMENTS
 
     def flask_config(self) -> dict[str, object]:
         """Return the subset Flask and its extensions read from ``app.config``."""

@@ -121,7 +121,7 @@ class OtpInvalid(Refusal):
     status = 401
     code = "otp_invalid"
     title = "Code incorrect"
-    detail = "Le code saisi est incorrect. Vérifiez le code reçu par courriel."
+    detail = "Le code saisi est incorrect. Vérifiez le code reçu puis réessayez."
 
 
 class OtpExpired(ApiError):
@@ -146,8 +146,15 @@ class WebAuthnFailed(Refusal):
     status = 401
     code = "webauthn_failed"
     title = "Vérification biométrique refusée"
+    detail = "La vérification biométrique n'a pas abouti. Réessayez ou recevez un code."
+
+
+class PasskeyFailed(WebAuthnFailed):
+    """A refused passkey sign-in: the same code, and a way forward without a code step."""
+
     detail = (
-        "La vérification biométrique n'a pas abouti. Réessayez ou recevez un code par courriel."
+        "La connexion avec la biométrie n'a pas abouti. Réessayez, ou connectez-vous avec "
+        "votre numéro de sécurité sociale et votre mot de passe."
     )
 
 
@@ -226,6 +233,23 @@ class AlreadyRegistered(ApiError):
     code = "already_registered"
     title = "Appareil déjà associé"
     detail = "Cet appareil est déjà associé à un compte."
+
+
+class ChannelUnavailable(ApiError):
+    status = 409
+    code = "channel_unavailable"
+    title = "Moyen de réception indisponible"
+    detail = "Votre compte ne permet pas de recevoir un code de cette façon."
+
+
+class LastChannel(ApiError):
+    status = 409
+    code = "last_channel"
+    title = "Dernier moyen de réception"
+    detail = (
+        "Vous ne pouvez pas retirer ce moyen de réception : il ne vous en resterait aucun pour "
+        "recevoir vos codes. Ajoutez-en d'abord un autre."
+    )
 
 
 class PayloadTooLarge(ApiError):

@@ -90,6 +90,7 @@ def endpoint(
     *,
     summary: str,
     body: type[Schema] | None = None,
+    optional_body: bool = False,
     response: type[Schema] | None = None,
     status: int = 200,
     requires: type[Credential] | None = None,
@@ -98,7 +99,10 @@ def endpoint(
     raw_body: bool | type[Schema] = False,
     query: list[dict[str, Any]] | None = None,
 ) -> Callable:
-    """Declare an API view: its input, output, the credential it requires, its errors."""
+    """Declare an API view: its input, output, the credential it requires, its errors.
+
+    With ``optional_body``, a request without a body reads as an empty JSON object.
+    """
 
     # Schemas are built once per endpoint, not per request: they hold no request state.
     body_schema = body() if body is not None else None
@@ -122,7 +126,8 @@ def endpoint(
             if requires is not None:
                 kwargs[requires.argument] = requires.from_bearer(bearer_token())
             if body_schema is not None:
-                kwargs["data"] = parse_body(body_schema)
+                empty = optional_body and not request.get_data(cache=True)
+                kwargs["data"] = body_schema.load({}) if empty else parse_body(body_schema)
             elif raw_body:
                 kwargs["data"] = _raw_json()
             return view(**kwargs)
@@ -130,6 +135,7 @@ def endpoint(
         wrapper.api_doc = {  # type: ignore[attr-defined]
             "summary": summary,
             "body": body,
+            "optional_body": optional_body,
             "raw_body": raw_body,
             "response": response,
             "status": status,

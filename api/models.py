@@ -46,14 +46,21 @@ class Account(db.Model):
     # HMAC-SHA256 of the NIR under a server key: lookups without storing the NIR itself.
     nir_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     nir_masked: Mapped[str] = mapped_column(String(32))
-    email: Mapped[str] = mapped_column(String(254))
+    # Where codes can go; any of them may be missing, never all three (see services.contacts).
+    email: Mapped[str | None] = mapped_column(String(254))
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    phone: Mapped[str | None] = mapped_column(String(16))  # E.164, a French mobile
+    phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A person the holder trusts to pass codes on: set only once that person received a
+    # code and the holder typed it (both agreed), so it is verified whenever it is set.
+    trusted_email: Mapped[str | None] = mapped_column(String(254))
+    trusted_name: Mapped[str | None] = mapped_column(String(64))
+    trusted_email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     password_hash: Mapped[str] = mapped_column(String(255))
     webauthn_user_handle: Mapped[bytes] = mapped_column(LargeBinary(64), unique=True)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # Serialises "send a code" per account across nodes (cooldown and hourly cap).
-    last_code_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     sessions: Mapped[list[AuthSession]] = relationship(back_populates="account")
     # Read-only view for « Gérer mon compte », oldest first; writes go through the rows.
@@ -122,22 +129,34 @@ class KnownDevice(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class EmailCode(db.Model):
-    __tablename__ = "email_codes"
+class OneTimeCode(db.Model):
+    """A 6-digit code sent on one channel, for a sign-in or for a new contact.
+
+    A sign-in's code belongs to its login transaction; a new contact's code to the
+    session that asked for it and carries the contact it will put in force.
+    """
+
+    __tablename__ = "one_time_codes"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    transaction_id: Mapped[str] = mapped_column(
-        ForeignKey("login_transactions.id", ondelete="CASCADE"), index=True
-    )
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))  # "email" | "sms" | "trusted_email"
     code_hmac: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    transaction_id: Mapped[str | None] = mapped_column(
+        ForeignKey("login_transactions.id", ondelete="CASCADE"), index=True
+    )
+    session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    contact_value: Mapped[str | None] = mapped_column(String(254))
+    contact_name: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_email_codes_account_created", "account_id", "created_at"),)
+    __table_args__ = (Index("ix_one_time_codes_account_created", "account_id", "created_at"),)
 
 
 class AuthSession(db.Model):
@@ -179,6 +198,9 @@ class RefreshToken(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+    # Tells the unit of work to insert the session first when both are new.
+    session: Mapped[AuthSession] = relationship()
+
 
 class OutboxMail(db.Model):
     """A message written in the same transaction as what caused it, delivered later."""
@@ -201,6 +223,32 @@ class OutboxMail(db.Model):
     __table_args__ = (
         Index("ix_outbox_mail_due", "status", "next_attempt_at"),
         Index("ix_outbox_mail_status_created", "status", "created_at"),
+    )
+
+
+class OutboxSms(db.Model):
+    """A text message written in the same transaction as what caused it, delivered later."""
+
+    __tablename__ = "outbox_sms"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # E.164 with its "+": at most 15 digits.
+    to: Mapped[str] = mapped_column(String(16), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # pending -> sending -> sent; failed when refused or after too many attempts; kept in
+    # outbox mode.
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    # The provider's id of the message, to trace it in the provider's records.
+    provider_message_id: Mapped[str | None] = mapped_column(String(100))
+
+    __table_args__ = (
+        Index("ix_outbox_sms_due", "status", "next_attempt_at"),
+        Index("ix_outbox_sms_status_created", "status", "created_at"),
     )
 
 
@@ -247,6 +295,32 @@ class Authenticator(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set when the credential looks cloned (sign counter went back): never usable again.
     flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Whether it is a discoverable credential (a passkey that signs in alone): the client's
+    # credProps answer at enrolment, or proven by a passkey sign-in; None when never said.
+    discoverable: Mapped[bool | None] = mapped_column()
+
+
+class PasskeyFlow(db.Model):
+    """A passkey sign-in between its options and its assertion: no account is known yet.
+
+    Its ``passkey_token`` is stored only as an HMAC; the challenge it was issued with is a
+    :class:`WebAuthnChallenge` bound to it. Completing it is a one-time conditional UPDATE.
+    """
+
+    __tablename__ = "passkey_flows"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The known device the client presented (its token's MAC was valid); whose it is, is
+    # only checked once the assertion names the account.
+    device_id: Mapped[str | None] = mapped_column(
+        ForeignKey("known_devices.id", ondelete="SET NULL")
+    )
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(256))
 
 
 class WebAuthnChallenge(db.Model):
@@ -256,14 +330,20 @@ class WebAuthnChallenge(db.Model):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     challenge_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
-    purpose: Mapped[str] = mapped_column(String(16))  # "registration" | "authentication"
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    # Registration: the fresh session that asked; authentication: the login transaction.
+    # "registration" | "authentication" (second step) | "passkey" (sign-in alone)
+    purpose: Mapped[str] = mapped_column(String(16))
+    # None for a passkey sign-in: whose credential answers is what the ceremony finds out.
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    # Exactly one context: the fresh session that enrols, the login transaction of the
+    # second step, or the passkey flow.
     session_id: Mapped[str | None] = mapped_column(
         ForeignKey("sessions.id", ondelete="CASCADE"), index=True
     )
     transaction_id: Mapped[str | None] = mapped_column(
         ForeignKey("login_transactions.id", ondelete="CASCADE"), index=True
+    )
+    passkey_flow_id: Mapped[str | None] = mapped_column(
+        ForeignKey("passkey_flows.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -44,6 +44,10 @@ def _build(app: Flask) -> dict[str, Any]:
         ("accessToken", "JWT access token from a completed sign-in."),
         ("refreshToken", "Opaque refresh token, single use, for POST /auth/refresh only."),
         ("mediatorToken", "JWT access token of a mediator (aud mediator), for /mediator only."),
+        (
+            "passkeyToken",
+            "Opaque token from POST /auth/passkey/options, for POST /auth/passkey/verify only.",
+        ),
     ):
         spec.components.security_scheme(
             name, {"type": "http", "scheme": "bearer", "description": description}
@@ -62,11 +66,19 @@ def _build(app: Flask) -> dict[str, Any]:
                 path=path,
                 operations=operations,
                 parameters=[
-                    {"in": "path", "name": arg, "required": True, "schema": {"type": "string"}}
-                    for arg in rule.arguments
+                    {"in": "path", "name": arg, "required": True, "schema": _path_schema(rule, arg)}
+                    for arg in sorted(rule.arguments)
                 ],
             )
     return spec.to_dict()
+
+
+def _path_schema(rule: Any, argument: str) -> dict[str, Any]:
+    """A path argument's schema; ``<any(a, b):name>`` is an enum of its values."""
+    items = getattr(rule._converters.get(argument), "items", None)
+    if items:
+        return {"type": "string", "enum": sorted(items)}
+    return {"type": "string"}
 
 
 def _operation(doc: dict[str, Any], rule: Any) -> dict[str, Any]:
@@ -93,7 +105,7 @@ def _operation(doc: dict[str, Any], rule: Any) -> dict[str, Any]:
     }
     if doc["body"] is not None:
         operation["requestBody"] = {
-            "required": True,
+            "required": not doc["optional_body"],
             "content": {"application/json": {"schema": doc["body"]}},
         }
     elif doc["raw_body"]:

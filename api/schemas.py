@@ -76,6 +76,15 @@ class Nir(fields.String):
         return canonical
 
 
+def _device_token() -> fields.String:
+    return _str(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=128),
+        metadata={"description": "The device_token this app or browser got at its last sign-in."},
+    )
+
+
 class LoginRequest(Strict):
     nir = Nir(
         required=True,
@@ -92,12 +101,7 @@ class LoginRequest(Strict):
             min=1, max=MAX_LENGTH, error="Le mot de passe doit comporter entre 1 et 256 caractères."
         ),
     )
-    device_token = _str(
-        load_default=None,
-        allow_none=True,
-        validate=validate.Length(max=128),
-        metadata={"description": "The device_token this app or browser got at its last sign-in."},
-    )
+    device_token = _device_token()
 
 
 class WholeMatch(validate.Regexp):
@@ -121,6 +125,21 @@ class VerifyCodeRequest(Strict):
     )
 
 
+CHANNELS = ["email", "sms", "trusted_email"]
+
+
+class SendCodeRequest(Strict):
+    channel = _str(
+        load_default=None,
+        validate=validate.OneOf(CHANNELS, error="Choisissez email, sms ou trusted_email."),
+        metadata={
+            "enum": CHANNELS,
+            "description": "Where the code goes; default: email if the account has one, "
+            "else sms, else trusted_email.",
+        },
+    )
+
+
 class ChangePasswordRequest(Strict):
     current_password = _str(required=True, validate=validate.Length(max=MAX_LENGTH))
     new_password = _str(required=True)
@@ -129,17 +148,39 @@ class ChangePasswordRequest(Strict):
 # --- responses ------------------------------------------------------------------------
 
 
-class LoginStarted(Schema):
+class DropNone(Schema):
+    """Leave out the fields that have no value (a hint for a contact the account lacks)."""
+
+    @post_dump
+    def drop_none(self, data, **kwargs):
+        return {key: value for key, value in data.items() if value is not None}
+
+
+class LoginStarted(DropNone):
     mfa_token = fields.String()
     expires_in = fields.Integer()
-    methods = fields.List(fields.String())
-    email_hint = fields.String()
+    methods = fields.List(
+        fields.String(
+            validate=validate.OneOf(["email_otp", "sms_otp", "trusted_email_otp", "webauthn"])
+        )
+    )
+    email_hint = fields.String(metadata={"example": "m•••@e•••.fr"})
+    phone_hint = fields.String(metadata={"example": "06 •• •• •• 78"})
+    trusted_email_hint = fields.String()
 
 
-class CodeSent(Schema):
+class CodeSent(DropNone):
+    channel = fields.String(validate=validate.OneOf(CHANNELS))
     expires_in = fields.Integer()
     resend_after = fields.Integer()
-    email_hint = fields.String()
+    destination_hint = fields.String()
+    email_hint = fields.String(metadata={"description": "When the channel is email."})
+
+
+class ContactCodeSent(Schema):
+    expires_in = fields.Integer()
+    resend_after = fields.Integer()
+    destination_hint = fields.String()
 
 
 class TokenPair(Schema):
@@ -163,7 +204,8 @@ class AccountView(Schema):
 
     id = fields.String()
     nir_masked = fields.String()
-    email = fields.String()
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True, metadata={"description": "E.164"})
     created_at = Iso()
     password_changed_at = Iso()
     authenticators = fields.List(fields.Nested(lambda: AuthenticatorView()))
@@ -238,6 +280,16 @@ class OutboxList(Schema):
     items = fields.List(fields.Nested(OutboxItem))
 
 
+class SmsOutboxItem(Schema):
+    to = fields.String()
+    text = fields.String()
+    created_at = Iso()
+
+
+class SmsOutboxList(Schema):
+    items = fields.List(fields.Nested(SmsOutboxItem))
+
+
 class Problem(Schema):
     type = fields.String()
     title = fields.String()
@@ -265,6 +317,7 @@ class CreationOptions(Schema):
     authenticatorSelection = fields.Dict()
     attestation = fields.String()
     hints = fields.List(fields.String())
+    extensions = fields.Dict()
 
 
 class RequestOptions(Schema):
@@ -276,6 +329,23 @@ class RequestOptions(Schema):
     allowCredentials = fields.List(fields.Dict())
     userVerification = fields.String()
     hints = fields.List(fields.String())
+
+
+class PasskeyOptionsRequest(Strict):
+    device_token = _device_token()
+
+
+class PasskeyStarted(Schema):
+    """A passkey sign-in begun: its token and the request options for the phone."""
+
+    passkey_token = fields.String(
+        metadata={"description": "For POST /auth/passkey/verify only; single use, 5 minutes."}
+    )
+    expires_in = fields.Integer()
+    options = fields.Nested(
+        RequestOptions,
+        metadata={"description": "allowCredentials is empty: the phone offers its passkeys."},
+    )
 
 
 DEVICE_NAME = validate.Length(min=1, max=64, error="Le nom doit comporter de 1 à 64 caractères.")
@@ -372,6 +442,14 @@ class AuthenticatorView(Schema):
     backed_up = fields.Boolean(attribute="backup_state")
     device_type = fields.String()
     blocked = fields.Function(lambda authenticator: authenticator.flagged_at is not None)
+    discoverable = fields.Boolean(
+        allow_none=True,
+        metadata={
+            "description": "true: this device signs in alone (passkey), without NIR or "
+            "password; false: only as the second step after the password; null: the device "
+            "never said (a passkey sign-in with it makes it true)."
+        },
+    )
 
 
 class AuthenticatorList(Schema):
@@ -508,3 +586,43 @@ class DelegatedToken(Schema):
     access_token = fields.String()
     token_type = fields.String()
     expires_in = fields.Integer()
+
+
+# --- contacts -------------------------------------------------------------------------
+
+
+class ContactRequest(Strict):
+    value = _str(
+        required=True,
+        validate=validate.Length(min=1, max=254, error="Ce champ doit faire 1 à 254 caractères."),
+        metadata={"description": "An email address, or a French mobile number (06 12 34 56 78)."},
+    )
+    name = DeviceName(
+        load_default=None,
+        validate=DEVICE_NAME,
+        error_messages=_FR,
+        metadata={
+            "pattern": DEVICE_NAME_PATTERN,
+            "maxLength": 64,
+            "description": "The trusted person's name, as the holder calls them "
+            "(trusted_email only, where it is required).",
+        },
+    )
+
+
+class ContactView(Schema):
+    value = fields.String()
+    name = fields.String(metadata={"description": "The trusted person's name."})
+    verified_at = Iso(metadata={"description": "When a code sent there was typed back."})
+
+    @post_dump
+    def drop_missing_name(self, data, **kwargs):
+        if data.get("name") is None:
+            data.pop("name", None)
+        return data
+
+
+class Contacts(Schema):
+    email = fields.Nested(ContactView, allow_none=True)
+    phone = fields.Nested(ContactView, allow_none=True)
+    trusted_email = fields.Nested(ContactView, allow_none=True)

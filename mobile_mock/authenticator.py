@@ -6,8 +6,10 @@ forms (``RegistrationResponseJSON``, ``AuthenticationResponseJSON``) that a brow
 faulty or hostile phone could get wrong can be chosen per call (flags, counter,
 origin, RP ID, signature), so each refusal path of the server can be exercised.
 
-Its state (keys, counters) saves to and loads from JSON, so a "phone" survives
-between runs.
+Like a phone's passkey provider it keeps discoverable ("resident") credentials: asked
+with an empty ``allowCredentials`` it offers them, and every assertion carries the
+``userHandle`` the credential was made for. Its state (keys, counters) saves to and
+loads from JSON, so a "phone" survives between runs.
 """
 
 from __future__ import annotations
@@ -55,6 +57,11 @@ class Credential:
     sign_count: int = 0
     backup_eligible: bool = False
     backup_state: bool = False
+    # Kept on the phone with its user handle: offered when the site names no credential.
+    discoverable: bool = True
+    # The simulator's bookkeeping, not an authenticator's: the last counter the server
+    # accepted. A clone presents no more than this (see the ``cloned`` fault).
+    accepted_sign_count: int = 0
 
     def cose_public_key(self) -> bytes:
         numbers = self.private_key.public_key().public_numbers()
@@ -85,6 +92,8 @@ class Credential:
             "sign_count": self.sign_count,
             "backup_eligible": self.backup_eligible,
             "backup_state": self.backup_state,
+            "discoverable": self.discoverable,
+            "accepted_sign_count": self.accepted_sign_count,
         }
 
     @classmethod
@@ -99,6 +108,10 @@ class Credential:
             sign_count=data["sign_count"],
             backup_eligible=data["backup_eligible"],
             backup_state=data["backup_state"],
+            # Phones saved before these were kept made every credential discoverable;
+            # what the server accepted then is unknown, and 0 is never above it.
+            discoverable=data.get("discoverable", True),
+            accepted_sign_count=data.get("accepted_sign_count", 0),
         )
 
 
@@ -127,12 +140,18 @@ class SoftwareAuthenticator:
         credential_id: bytes | None = None,
         cross_origin: object = False,
         top_origin: str | None = None,
+        discoverable: bool | None = None,
+        report_cred_props: bool = True,
     ) -> dict[str, Any]:
         """Make a new credential for ``options`` (PublicKeyCredentialCreationOptionsJSON).
 
         ``credential_id`` forces the new credential's id, as a hostile authenticator might.
         ``cross_origin`` and ``top_origin`` are what the client reports when the page runs
         in a frame of another site (``crossOrigin: true``, ``topOrigin``).
+        The credential is discoverable when ``residentKey`` is ``required`` or
+        ``preferred``, as a phone that stores passkeys does; ``discoverable`` forces it
+        either way (a security key without room for one). The ``credProps`` extension is
+        answered when asked, unless ``report_cred_props`` is False (an older client).
         """
         rp_id = rp_id or options["rp"].get("id") or _host_of(origin)
         if ES256 not in [p["alg"] for p in options.get("pubKeyCredParams", [])]:
@@ -140,6 +159,9 @@ class SoftwareAuthenticator:
         excluded = {c["id"] for c in options.get("excludeCredentials", [])}
         if any(b64url(c.credential_id) in excluded for c in self.credentials if c.rp_id == rp_id):
             raise AuthenticatorError("InvalidStateError: already registered here")
+        if discoverable is None:
+            resident_key = options.get("authenticatorSelection", {}).get("residentKey")
+            discoverable = resident_key in ("required", "preferred")
         credential = Credential(
             credential_id=credential_id or os.urandom(32),
             rp_id=rp_id,
@@ -147,6 +169,7 @@ class SoftwareAuthenticator:
             private_key=ec.generate_private_key(ec.SECP256R1()),
             backup_eligible=backup_eligible,
             backup_state=backup_state,
+            discoverable=discoverable,
         )
         flags = FLAG_AT | _flags(user_present, user_verified, backup_eligible, backup_state)
         attested = (
@@ -174,7 +197,7 @@ class SoftwareAuthenticator:
         public_key_der = credential.private_key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        return _credential_json(
+        registration = _credential_json(
             credential,
             {
                 "clientDataJSON": b64url(client_data),
@@ -185,6 +208,9 @@ class SoftwareAuthenticator:
                 "publicKey": b64url(public_key_der),
             },
         )
+        if report_cred_props and options.get("extensions", {}).get("credProps"):
+            registration["clientExtensionResults"]["credProps"] = {"rk": discoverable}
+        return registration
 
     # --- assertion (navigator.credentials.get) ------------------------------------------
 
@@ -250,12 +276,23 @@ class SoftwareAuthenticator:
                     return credential
             raise AuthenticatorError("no such credential")
         allowed = {c["id"] for c in options.get("allowCredentials", [])}
-        for credential in reversed(self.credentials):
-            if (not allowed or b64url(credential.credential_id) in allowed) and (
+        for credential in reversed(self.credentials):  # the newest first, as phones list them
+            # Named credentials, or else the discoverable ones (a passkey sign-in).
+            named = b64url(credential.credential_id) in allowed
+            if (named or (not allowed and credential.discoverable)) and (
                 rp_id is None or credential.rp_id == rp_id
             ):
                 return credential
         raise AuthenticatorError("NotAllowedError: no credential for this relying party")
+
+    def record_accepted(self, assertion: dict[str, Any]) -> None:
+        """Note that the server accepted ``assertion``: its counter is the server's now."""
+        credential_id = b64url_decode(assertion["rawId"])
+        auth_data = b64url_decode(assertion["response"]["authenticatorData"])
+        (counter,) = struct.unpack(">I", auth_data[33:37])
+        for credential in self.credentials:
+            if credential.credential_id == credential_id:
+                credential.accepted_sign_count = max(credential.accepted_sign_count, counter)
 
     # --- persistence --------------------------------------------------------------------
 

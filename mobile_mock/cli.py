@@ -3,9 +3,12 @@
 Examples (against the local demo server)::
 
     mobile-mock sign-in
+    mobile-mock sign-in --channel sms
+    mobile-mock add-contact phone 0612345678
     mobile-mock enable-biometrics --name "Pixel 8"
     mobile-mock sign-out
     mobile-mock bio-sign-in
+    mobile-mock passkey-sign-in
     mobile-mock run biometric-sign-in
 
 The mediator's role (``--mediator``, its own device file ``aidant.json``)::
@@ -33,14 +36,16 @@ from . import scenario as scenarios
 from .authenticator import AuthenticatorError
 from .client import ApiProblem, MobileApp
 from .device import AppIdentity, Device
-from .mailbox import DevOutbox, NoCodeReceived, SmtpSink
+from .mailbox import DevOutbox, Mailbox, NoCodeReceived, SmtpSink
 from .mediator import MediatorApp
+from .sms import DevSmsOutbox, SmsSink
 from .transport import HttpTransport
 
 DEMO = {
     "nir": "1850575123456",
     "password": "Bienvenue à la Caf 2026",
     "email": "demo@moncompte.example",
+    "phone": "+33612345678",
 }
 # The demo server's mediator (`flask --app wsgi demo` creates it).
 DEMO_MEDIATOR = {
@@ -53,6 +58,8 @@ DEMO_MEDIATOR = {
 }
 SCOPES = ("consult", "declare", "documents")
 DURATIONS = (1, 31, 182, 365)
+CHANNELS = ["email", "sms", "trusted_email"]
+KINDS = ["email", "phone", "trusted_email"]
 
 
 def _env(name: str, default: str) -> str:
@@ -76,7 +83,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="the account's address, to read the emailed code",
     )
     parser.add_argument(
+        "--phone",
+        default=_env("phone", DEMO["phone"]),
+        help="the account's mobile (E.164, e.g. +33612345678), to read the texted code",
+    )
+    parser.add_argument(
+        "--trusted-email",
+        default=_env("trusted_email", ""),
+        help="the trusted person's address, to read a code sent to them",
+    )
+    parser.add_argument(
         "--smtp-sink", metavar="HOST:PORT", help="run an SMTP server here and read codes from it"
+    )
+    parser.add_argument(
+        "--sms-sink",
+        metavar="HOST:PORT",
+        help="run a fake SMS provider here (point SMS_API_URL at it) and read codes from it",
+    )
+    parser.add_argument(
+        "--sms-api-key", help="the api-key the fake SMS provider requires (default: any)"
     )
     parser.add_argument(
         "--android",
@@ -100,16 +125,42 @@ def build_parser() -> argparse.ArgumentParser:
             help="simulate a misbehaving phone (repeatable)",
         )
 
-    sign_in = commands.add_parser("sign-in", help="password, then the emailed code")
+    def with_code_entry(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--code", help="the code, if you read it yourself")
+        sub.add_argument("--ask-code", action="store_true", help="type the code at a prompt")
+
+    sign_in = commands.add_parser("sign-in", help="password, then a code (email, SMS, trusted)")
     with_credentials(sign_in)
-    sign_in.add_argument("--code", help="the code, if you read it yourself")
-    sign_in.add_argument("--ask-code", action="store_true", help="type the code at a prompt")
+    with_code_entry(sign_in)
+    sign_in.add_argument(
+        "--channel", choices=CHANNELS, help="where the code goes (default: the service's choice)"
+    )
+    commands.add_parser("contacts", help="« Mes coordonnées »: email, mobile, trusted person")
+    add = commands.add_parser(
+        "add-contact", help="add or change a contact: a code goes to the new value"
+    )
+    add.add_argument("kind", choices=KINDS)
+    add.add_argument("value", help="the address, or the mobile number (E.164 or 06…)")
+    add.add_argument("--name", help="the trusted person's name (trusted_email)")
+    add.add_argument(
+        "--no-verify", action="store_true", help="stop once the code is sent (see verify-contact)"
+    )
+    with_code_entry(add)
+    verify = commands.add_parser("verify-contact", help="type the code the new contact received")
+    verify.add_argument("kind", choices=KINDS)
+    verify.add_argument("code")
+    remove_contact = commands.add_parser("remove-contact", help="remove a contact")
+    remove_contact.add_argument("kind", choices=KINDS)
     enable = commands.add_parser("enable-biometrics", help="bind this phone's biometrics")
     enable.add_argument("--name", default="Mon téléphone")
     with_faults(enable)
     bio = commands.add_parser("bio-sign-in", help="password, then the fingerprint")
     with_credentials(bio)
     with_faults(bio)
+    passkey = commands.add_parser(
+        "passkey-sign-in", help="the fingerprint alone: no NIR, no password, no code"
+    )
+    with_faults(passkey)
     commands.add_parser("devices", help="list the account's devices")
     rename = commands.add_parser("rename", help="rename a device")
     rename.add_argument("id")
@@ -218,48 +269,102 @@ def main(argv: list[str] | None = None) -> int:
         device.app = AppIdentity.android(*args.android)
     elif args.origin:
         device.app = AppIdentity.web(args.origin)
-    sink = None
-    if args.smtp_sink:
-        host, _, port = args.smtp_sink.rpartition(":")
-        sink = SmtpSink(host or "127.0.0.1", int(port)).start()
+    sinks = Sinks()
     try:
-        return _dispatch(args, out, device, sink)
+        sinks.start(args)
+        return _dispatch(args, out, device, sinks)
     except ApiProblem as problem:
         out.refused(problem.code, problem.detail)
         return 1
-    except (AuthenticatorError, NoCodeReceived, scenarios.ScenarioError) as error:
+    except (AuthenticatorError, NoCodeReceived, scenarios.ScenarioError, ValueError) as error:
         out.refused(type(error).__name__, str(error))
         return 1
     finally:
         device.save(args.device)
-        if sink is not None:
-            sink.stop()
+        sinks.stop()
 
 
-def _app_for(args, device: Device, sink: SmtpSink | None) -> MobileApp:
+class Sinks:
+    """The mail and SMS servers mobile-mock runs itself, when asked to."""
+
+    def __init__(self) -> None:
+        self.smtp: SmtpSink | None = None
+        self.sms: SmsSink | None = None
+
+    def start(self, args) -> None:
+        if args.smtp_sink:
+            host, _, port = args.smtp_sink.rpartition(":")
+            self.smtp = SmtpSink(host or "127.0.0.1", int(port)).start()
+        if args.sms_sink:
+            host, _, port = args.sms_sink.rpartition(":")
+            self.sms = SmsSink(host or "127.0.0.1", int(port), args.sms_api_key).start()
+
+    def stop(self) -> None:
+        for sink in (self.smtp, self.sms):
+            if sink is not None:
+                sink.stop()
+
+
+def _app_for(args, device: Device, sinks: Sinks) -> MobileApp:
     transport = HttpTransport(args.base_url)
+    mailbox: Mailbox = sinks.smtp or DevOutbox(transport)
     return MobileApp(
-        transport=transport, device=device, email=args.email, mailbox=sink or DevOutbox(transport)
+        transport=transport,
+        device=device,
+        email=args.email,
+        phone=args.phone,
+        trusted_email=args.trusted_email or None,
+        mailbox=mailbox,
+        sms_inbox=sinks.sms or DevSmsOutbox(transport),
     )
 
 
-def _dispatch(args, out: Output, device: Device, sink: SmtpSink | None) -> int:
-    app = _app_for(args, device, sink)
+_RECEIVED = {
+    "email": "reçu par courriel / emailed",
+    "sms": "reçu par SMS / texted",
+    "trusted_email": "transmis par la personne de confiance / from the trusted person",
+}
+
+
+def _code(args, fetch) -> str:
+    if args.code:
+        return args.code
+    return input("Code reçu : ").strip() if args.ask_code else fetch()
+
+
+def _dispatch(args, out: Output, device: Device, sinks: Sinks) -> int:
+    app = _app_for(args, device, sinks)
     command = args.command
     if command == "sign-in":
         app.sign_in(args.nir, args.password)
-        app.send_code()
-        code = args.code or (
-            input("Code reçu par courriel : ").strip() if args.ask_code else app.fetch_code()
+        sent = app.send_code(args.channel)
+        app.verify_code(_code(args, app.fetch_code))
+        out.done(f"Connecté avec le code {_RECEIVED[sent['channel']]} / signed in.")
+    elif command == "contacts":
+        out.done("Mes coordonnées / contacts", app.contacts())
+    elif command == "add-contact":
+        sent = app.add_contact(args.kind, args.value, args.name)
+        if args.no_verify:
+            out.done(f"Code envoyé à {sent['destination_hint']} / code sent.", sent)
+            return 0
+        code = _code(args, lambda: app.fetch_contact_code(args.kind, args.value))
+        out.done("Coordonnée enregistrée / contact in force", app.verify_contact(args.kind, code))
+    elif command == "verify-contact":
+        out.done(
+            "Coordonnée enregistrée / contact in force", app.verify_contact(args.kind, args.code)
         )
-        app.verify_code(code)
-        out.done("Connecté avec le code reçu par courriel / signed in with the emailed code.")
+    elif command == "remove-contact":
+        app.remove_contact(args.kind)
+        out.done("Coordonnée retirée / contact removed.")
     elif command == "enable-biometrics":
         created = app.enable_biometrics(args.name, faults=args.fault)
         out.done(f"Connexion biométrique activée / biometrics enabled: {created['name']}", created)
     elif command == "bio-sign-in":
         app.sign_in_with_biometrics(args.nir, args.password, faults=args.fault)
         out.done("Connecté avec la biométrie / signed in with biometrics.")
+    elif command == "passkey-sign-in":
+        app.sign_in_with_passkey(faults=args.fault)
+        out.done("Connecté avec la biométrie seule / signed in with the passkey alone.")
     elif command == "devices":
         out.done("Appareils / devices", app.authenticators())
     elif command == "rename":
@@ -288,17 +393,17 @@ def _dispatch(args, out: Output, device: Device, sink: SmtpSink | None) -> int:
     elif command == "scenarios":
         out.done("Scénarios / scenarios", sorted(scenarios.shipped()))
     elif command == "run":
-        return _run(args, out, device, sink)
+        return _run(args, out, device, sinks)
     return 0
 
 
-def _run(args, out: Output, device: Device, sink: SmtpSink | None) -> int:
+def _run(args, out: Output, device: Device, sinks: Sinks) -> int:
     spec = scenarios.load(args.scenario)
 
     def make_app(name: str) -> MobileApp:
         # Every phone in a scenario is new, with this device's app identity, so a
         # scenario repeats the same way on every run.
-        return _app_for(args, Device(app=AppIdentity(**vars(device.app))), sink)
+        return _app_for(args, Device(app=AppIdentity(**vars(device.app))), sinks)
 
     def make_mediator_app(name: str) -> MediatorApp:
         return MediatorApp(transport=HttpTransport(args.base_url), device=Device())

@@ -13,6 +13,7 @@ from . import faults as fault_options
 from .authenticator import AuthenticatorError
 from .device import Device
 from .mailbox import DevOutbox, Mailbox
+from .sms import DevSmsOutbox, e164
 from .transport import HttpTransport, Reply, Transport
 
 API = "/api/v1"
@@ -39,6 +40,9 @@ class MobileApp:
         transport: Transport | None = None,
         mailbox: Mailbox | None = None,
         email: str | None = None,
+        phone: str | None = None,
+        trusted_email: str | None = None,
+        sms_inbox: Mailbox | None = None,
     ) -> None:
         if transport is None:
             if base_url is None:
@@ -47,11 +51,15 @@ class MobileApp:
         self.transport = transport
         self.device = device or Device()
         self.mailbox = mailbox or DevOutbox(transport)
-        self.email = email
+        self.sms_inbox = sms_inbox or DevSmsOutbox(transport)
+        # Where this person reads codes: their mailbox, their phone, their trusted person's.
+        self.email, self.phone, self.trusted_email = email, phone, trusted_email
         self.mfa_token: str | None = None
         self.methods: list[str] = []
-        self.email_hint: str | None = None
+        self.hints: dict[str, str] = {}
+        self.code_channel: str | None = None
         self._last_code_message = None
+        self._last_contact_message = None
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -116,29 +124,56 @@ class MobileApp:
         body = self._call("POST", "/auth/login", json=credentials)
         self.mfa_token = body["mfa_token"]
         self.methods = body["methods"]
-        self.email_hint = body["email_hint"]
+        self.hints = {k: v for k, v in body.items() if k.endswith("_hint")}
         return body
 
-    def send_code(self) -> dict[str, Any]:
-        """« Envoyer le code »."""
-        if self.email:
-            self._last_code_message = self.mailbox.latest(self.email)
-        return self._call("POST", "/auth/otp", token=self.mfa_token, expect=202)
+    @property
+    def email_hint(self) -> str | None:
+        return self.hints.get("email_hint")
+
+    def _inbox(self, channel: str, address: str | None = None) -> tuple[Mailbox, str]:
+        """Where a code on ``channel`` arrives: the inbox and the address to look at."""
+        inbox = self.sms_inbox if channel in {"sms", "phone"} else self.mailbox
+        address = address or {
+            "email": self.email,
+            "sms": self.phone,
+            "trusted_email": self.trusted_email,
+        }.get(channel)
+        if not address:
+            option = {"sms": "phone"}.get(channel, channel)
+            raise ValueError(f"MobileApp({option}=...) is needed to read a code sent by {channel}")
+        return inbox, e164(address) if inbox is self.sms_inbox else address
+
+    def send_code(self, channel: str | None = None) -> dict[str, Any]:
+        """« Envoyer le code », by ``channel`` (the service's default when None)."""
+        # The service's default is the first code channel it offered.
+        offered = [m.removesuffix("_otp") for m in self.methods if m.endswith("_otp")]
+        expected = channel or (offered[0] if offered else "email")
+        try:
+            inbox, address = self._inbox(expected)
+            self._last_code_message = inbox.latest(address)
+        except ValueError:
+            self._last_code_message = None  # the code will have to be typed (--code)
+        body = {"channel": channel} if channel else None
+        sent = self._call("POST", "/auth/otp", token=self.mfa_token, json=body, expect=202)
+        self.code_channel = sent["channel"]
+        return sent
 
     def fetch_code(self) -> str:
-        """Read the code the service just mailed (development outbox or SMTP sink)."""
-        if not self.email:
-            raise ValueError("MobileApp(email=...) is needed to read the mailbox")
-        return self.mailbox.wait_for_code(self.email, after=self._last_code_message)
+        """Read the code just sent (mailbox, SMS outbox or SMS sink, by its channel)."""
+        inbox, address = self._inbox(self.code_channel or "email")
+        return inbox.wait_for_code(address, after=self._last_code_message)
 
     def verify_code(self, code: str) -> dict[str, Any]:
         pair = self._call("POST", "/auth/otp/verify", token=self.mfa_token, json={"code": code})
         return self._keep(pair)
 
-    def sign_in_with_code(self, nir: str, password: str, code: str | None = None) -> dict:
-        """The whole sign-in with the emailed code, read from the mailbox unless given."""
+    def sign_in_with_code(
+        self, nir: str, password: str, code: str | None = None, *, channel: str | None = None
+    ) -> dict:
+        """The whole sign-in with a code, read from where it was sent unless given."""
         self.sign_in(nir, password)
-        self.send_code()
+        self.send_code(channel)
         return self.verify_code(code or self.fetch_code())
 
     def sign_in_with_biometrics(
@@ -149,20 +184,40 @@ class MobileApp:
         return self.verify_biometrics(faults=faults)
 
     def verify_biometrics(self, *, faults: list[str] = ()) -> dict[str, Any]:
+        """The fingerprint instead of the emailed code, after the password step."""
         faults = fault_options.check(list(faults))
         options = self._call("POST", "/auth/webauthn/options", token=self.mfa_token)
+        assertion = self._assert(options, faults)
+        pair = self._call("POST", "/auth/webauthn/verify", token=self.mfa_token, json=assertion)
+        return self._accepted(assertion, pair)
+
+    def sign_in_with_passkey(self, *, faults: list[str] = ()) -> dict[str, Any]:
+        """« Se connecter avec la biométrie »: the fingerprint alone, no NIR or password."""
+        faults = fault_options.check(list(faults))
+        body = {"device_token": self.device.device_token} if self.device.device_token else {}
+        started = self._call("POST", "/auth/passkey/options", json=body)
+        assertion = self._assert(started["options"], faults)
+        pair = self._call(
+            "POST", "/auth/passkey/verify", token=started["passkey_token"], json=assertion
+        )
+        return self._accepted(assertion, pair)
+
+    def _assert(self, options: dict[str, Any], faults: list[str]) -> dict[str, Any]:
+        """Have the phone answer ``options`` (request options), misbehaving as ``faults`` say."""
         authenticator = self.device.authenticator
         if "replay" in faults:
             if authenticator.last_assertion is None:
                 raise AuthenticatorError("nothing to replay yet")
-            assertion = authenticator.last_assertion
-        else:
-            kwargs = {
-                "origin": self.device.origin,
-                **fault_options.get_options(faults, self.device, options),
-            }
-            assertion = authenticator.get(options, **kwargs)
-        pair = self._call("POST", "/auth/webauthn/verify", token=self.mfa_token, json=assertion)
+            return authenticator.last_assertion
+        kwargs = {
+            "origin": self.device.origin,
+            **fault_options.get_options(faults, self.device, options),
+        }
+        return authenticator.get(options, **kwargs)
+
+    def _accepted(self, assertion: dict[str, Any], pair: dict[str, Any]) -> dict[str, Any]:
+        # The server took this counter: a "cloned" phone must not present more than it.
+        self.device.authenticator.record_accepted(assertion)
         return self._keep(pair)
 
     def refresh(self) -> dict[str, Any]:
@@ -236,3 +291,31 @@ class MobileApp:
 
     def revoke_mandate(self, mandate_id: str) -> None:
         self._authed("DELETE", f"/account/mandates/{mandate_id}", expect=204)
+
+    # --- « Mes coordonnées » ------------------------------------------------------------
+
+    def contacts(self) -> dict[str, Any]:
+        return self._authed("GET", "/account/contacts")
+
+    def add_contact(self, kind: str, value: str, name: str | None = None) -> dict[str, Any]:
+        """Ask for a change: a code goes to ``value`` (the new address or number)."""
+        inbox, address = self._inbox(kind, value)
+        self._last_contact_message = inbox.latest(address)
+        body = {"value": value} if name is None else {"value": value, "name": name}
+        return self._authed("PUT", f"/account/contacts/{kind}", json=body, expect=202)
+
+    def fetch_contact_code(self, kind: str, value: str) -> str:
+        inbox, address = self._inbox(kind, value)
+        return inbox.wait_for_code(address, after=self._last_contact_message)
+
+    def verify_contact(self, kind: str, code: str) -> dict[str, Any]:
+        """Type the code the new contact received: the change is in force."""
+        return self._authed("POST", f"/account/contacts/{kind}/verify", json={"code": code})
+
+    def change_contact(self, kind: str, value: str, name: str | None = None) -> dict[str, Any]:
+        """Add or change a contact in one go, reading the code where it was sent."""
+        self.add_contact(kind, value, name)
+        return self.verify_contact(kind, self.fetch_contact_code(kind, value))
+
+    def remove_contact(self, kind: str) -> None:
+        self._authed("DELETE", f"/account/contacts/{kind}", expect=204)

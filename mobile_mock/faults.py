@@ -15,7 +15,7 @@ from .device import Device, android_origin
 FAULTS = {
     "uv_failed": "the biometric check failed: UV flag not set",
     "user_absent": "nobody touched the phone: UP flag not set",
-    "cloned": "a cloned authenticator: its sign counter went back",
+    "cloned": "a cloned authenticator: its counter is not above the last one accepted",
     "tampered_signature": "the assertion's signature was altered",
     "wrong_app_signature": "an app signed with another certificate (wrong origin)",
     "replay": "the previous assertion sent again",
@@ -65,7 +65,9 @@ def get_options(faults: list[str], device: Device, options: dict[str, Any]) -> d
     if "counter_zero" in faults:
         kwargs.update(sign_count=0, counter_step=0)
     if "cloned" in faults:
-        # The clone was copied before the last use: its counter lags one step behind.
+        # The clone was copied before the last accepted use, so its counter cannot be above
+        # what the server holds. Not the phone's own counter minus one: refused attempts
+        # moved that on without the server ever seeing it.
         credential = device.authenticator.credential_for(options, None, options.get("rpId"))
-        kwargs["sign_count"] = max(credential.sign_count - 1, 0)
+        kwargs["sign_count"] = credential.accepted_sign_count
     return kwargs

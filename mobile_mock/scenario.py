@@ -9,6 +9,14 @@
 ]}
 ```
 
+Actions: ``sign_in_with_code``, ``sign_in`` (password step only), ``bio_sign_in``
+(password, then the fingerprint), ``passkey_sign_in`` (the fingerprint alone),
+``enable_biometrics``, ``devices`` (optional ``blocked`` / ``discoverable`` checks),
+``remove``, ``sign_out``, ``refresh``, ``menu``, ``activity`` (optional ``has``),
+``add_contact``, ``remove_contact``, ``restore_contacts``, ``contacts``, and the holder's
+side of mandates: ``grant_mandate``, ``mandates``, ``revoke_mandate``.
+``faults`` apply to ``enable_biometrics``, ``bio_sign_in`` and ``passkey_sign_in``.
+
 A step runs on the app named by ``app`` (default ``phone``; others are fresh phones of
 the same person). The mediator's steps (``mediator_*``, ``open_mandate``, ``delegated_*``,
 ``close_delegated``) run on a mediator's device (default ``aidant``), signed in with the
@@ -150,6 +158,8 @@ class Runner:
         self.enrolled: dict[str, list[str]] = {}
         # Mandates the person granted during this run, oldest first.
         self.granted: list[str] = []
+        # Contacts removed during this run (kind -> {"value", "name"?}), to put back.
+        self.removed_contacts: dict[str, dict[str, Any]] = {}
 
     def app(self, name: str) -> MobileApp:
         if name not in self.apps:
@@ -199,31 +209,74 @@ class Runner:
 
     # --- actions ------------------------------------------------------------------------
 
-    def _send_code_patiently(self, app: MobileApp) -> None:
-        """Press « Envoyer le code », waiting out a cooldown as a patient person would."""
+    def _patiently(self, action: Callable[[], Any]) -> Any:
+        """Do ``action``, waiting out a code cooldown once as a patient person would."""
         try:
-            app.send_code()
+            return action()
         except ApiProblem as problem:
             wait = int(problem.body.get("retry_after", 0))
             if problem.code != "rate_limited" or not 0 < wait <= MAX_COOLDOWN_WAIT:
                 raise
             self.sleep(wait)
-            app.send_code()
+            return action()
 
     def _do_sign_in_with_code(self, app, app_name, step):
         app.sign_in(step.get("nir", self.nir), step.get("password", self.password))
-        self._send_code_patiently(app)
+        sent = self._patiently(lambda: app.send_code(step.get("channel")))
         app.verify_code(app.fetch_code())
-        return "signed in with the emailed code"
+        return f"signed in with the code sent by {sent['channel']}"
 
     def _do_sign_in(self, app, app_name, step):
         body = app.sign_in(step.get("nir", self.nir), step.get("password", self.password))
+        if "methods" in step and body["methods"] != step["methods"]:
+            raise ApiProblem(
+                0, {"code": "unexpected_state", "detail": f"methods: {body['methods']}"}
+            )
         return f"methods: {', '.join(body['methods'])}"
+
+    def _do_add_contact(self, app, app_name, step):
+        """Add or change a contact; the code is read where it was sent."""
+        kind = step["kind"]
+        value = step.get("value") or {"email": app.email, "phone": app.phone}.get(kind)
+        if not value:
+            raise ScenarioError(f"add_contact {kind}: give a value")
+        self._patiently(lambda: app.add_contact(kind, value, step.get("name")))
+        app.verify_contact(kind, app.fetch_contact_code(kind, value))
+        return f"{kind} in force"
+
+    def _do_remove_contact(self, app, app_name, step):
+        """Remove a contact, remembering it for ``restore_contacts``."""
+        kind = step["kind"]
+        entry = app.contacts().get(kind)
+        app.remove_contact(kind)
+        if entry:
+            self.removed_contacts[kind] = entry
+        return f"{kind} removed"
+
+    def _do_restore_contacts(self, app, app_name, step):
+        """Put back what ``remove_contact`` removed in this run: a scenario repeats."""
+        for kind, entry in list(self.removed_contacts.items()):
+            self._do_add_contact(app, app_name, {"kind": kind, **entry})
+            del self.removed_contacts[kind]
+        return "contacts restored"
+
+    def _do_contacts(self, app, app_name, step):
+        contacts = app.contacts()
+        present = sorted(kind for kind, entry in contacts.items() if entry)
+        if "has" in step and step["has"] not in present:
+            raise ApiProblem(0, {"code": "unexpected_state", "detail": f"contacts: {present}"})
+        if "lacks" in step and step["lacks"] in present:
+            raise ApiProblem(0, {"code": "unexpected_state", "detail": f"contacts: {present}"})
+        return ", ".join(present)
 
     def _do_bio_sign_in(self, app, app_name, step):
         app.sign_in(step.get("nir", self.nir), step.get("password", self.password))
         app.verify_biometrics(faults=step.get("faults", []))
         return "signed in with biometrics"
+
+    def _do_passkey_sign_in(self, app, app_name, step):
+        app.sign_in_with_passkey(faults=step.get("faults", []))
+        return "signed in with the passkey alone"
 
     def _do_enable_biometrics(self, app, app_name, step):
         device = app.enable_biometrics(
@@ -243,14 +296,15 @@ class Runner:
         items = app.authenticators()
         mine = set(self.enrolled.get(step.get("device_of", app_name), []))
         for item in items:
-            if item["id"] in mine and "blocked" in step and item["blocked"] != step["blocked"]:
-                raise ApiProblem(
-                    0,
-                    {
-                        "code": "unexpected_state",
-                        "detail": f"{item['name']} blocked={item['blocked']}",
-                    },
-                )
+            for state in ("blocked", "discoverable"):
+                if item["id"] in mine and state in step and item[state] != step[state]:
+                    raise ApiProblem(
+                        0,
+                        {
+                            "code": "unexpected_state",
+                            "detail": f"{item['name']} {state}={item[state]}",
+                        },
+                    )
         return f"{len(items)} device(s)"
 
     def _do_sign_out(self, app, app_name, step):

@@ -1,4 +1,4 @@
-"""Fixtures: an app per test, a real SMTP sink, a movable clock, account factories.
+"""Fixtures: an app per test, a real SMTP sink and SMS provider, a movable clock, accounts.
 
 The suite runs on SQLite by default. Set ``TEST_DATABASE_URL`` to a PostgreSQL server
 URL (e.g. ``postgresql+psycopg://127.0.0.1:5432/postgres``) and ``TEST_REDIS_URL`` to a
@@ -9,6 +9,7 @@ and deletes its own Redis keys.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import socket
@@ -23,8 +24,10 @@ import pyotp
 import pytest
 from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
+from pytest_httpserver import HTTPServer
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from werkzeug import Request, Response
 
 from api import create_app
 from api.config import Settings
@@ -116,8 +119,8 @@ class SmtpSink:
     def wait_for(self, address: str, subject: str, wait: float = MAIL_SECONDS) -> EmailMessage:
         """Return the newest message to ``address`` whose subject holds ``subject``.
 
-        A live server sends mail once its response is out, and on a busy machine that can
-        take a while: poll until it comes.
+        A live node's worker sends mail once the request has committed, and on a busy
+        machine that can take a while: poll until it comes.
         """
         deadline = time.monotonic() + wait
         while True:
@@ -149,10 +152,114 @@ def smtp() -> Iterator[SmtpSink]:
     sink.stop()
 
 
+# --- SMS provider ---------------------------------------------------------------------
+
+
+class SmsProvider:
+    """A real HTTP server on loopback that speaks the provider API and keeps what it accepts.
+
+    The API is Brevo's transactional SMS shape (``POST /v3/transactionalSMS/send`` with an
+    ``api-key`` header; ``201 {"messageId"}``). ``answer_next()`` makes it answer the next
+    requests otherwise (a 503, a 400), ``delay`` makes it slow, ``seen`` lists every request
+    it was sent (accepted or not) with the database connections the app had out then.
+    """
+
+    API_KEY = "test-sms-api-key-0123456789"
+    PATH = "/v3/transactionalSMS/send"
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or _free_port()
+        self.server = HTTPServer(host="127.0.0.1", port=self.port, threaded=True)
+        self.server.expect_request(self.PATH, method="POST").respond_with_handler(self._handle)
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.messages: list[dict] = []  # accepted request bodies, in order
+            self.seen: list[dict] = []  # every request body
+            self.answers: list[tuple[int, dict]] = []
+            self.delay = 0.0
+            self.on_request = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def answer_next(self, *answers: tuple[int, dict]) -> None:
+        """Answer the next requests with these (status, body) instead of accepting them."""
+        with self._lock:
+            self.answers.extend(answers)
+
+    def _handle(self, request: Request) -> Response:
+        if self.on_request is not None:
+            self.on_request(request)
+        if request.headers.get("api-key") != self.API_KEY:
+            return _json_response(401, {"code": "unauthorized", "message": "Key not found"})
+        body = request.get_json()
+        time.sleep(self.delay)
+        with self._lock:
+            self.seen.append(body)
+            if self.answers:
+                return _json_response(*self.answers.pop(0))
+            self.messages.append(body)
+            message_id = len(self.messages) + 1000
+        return _json_response(201, {"messageId": message_id})
+
+    def start(self) -> None:
+        self.server.start()
+
+    def stop(self) -> None:
+        """Stop listening, as a provider outage would; harmless when already stopped."""
+        if self.server.is_running():
+            self.server.stop()
+
+    def to(self, number: str) -> list[dict]:
+        recipient = number.lstrip("+")
+        with self._lock:
+            return [m for m in self.messages if m["recipient"] == recipient]
+
+    def wait_for(self, number: str, wait: float = MAIL_SECONDS) -> dict:
+        """Return the newest message accepted for ``number`` (E.164), polling until it comes."""
+        deadline = time.monotonic() + wait
+        while True:
+            received = self.to(number)
+            if received:
+                return received[-1]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no text message was sent to {number}")
+            time.sleep(0.05)
+
+    def last_code(self, number: str, wait: float = MAIL_SECONDS) -> str:
+        """Read the 6-digit code of the newest message accepted for ``number``."""
+        return re.search(r"\b(\d{6})\b", self.wait_for(number, wait)["content"]).group(1)
+
+
+def _json_response(status: int, body: dict) -> Response:
+    return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+@pytest.fixture(scope="session")
+def _sms_provider_server() -> Iterator[SmsProvider]:
+    provider = SmsProvider()
+    provider.start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def sms_provider(_sms_provider_server) -> SmsProvider:
+    """The SMS provider the test's app sends to (one server for the run, reset per test)."""
+    _sms_provider_server.reset()
+    return _sms_provider_server
+
+
 # --- the app --------------------------------------------------------------------------
 
 
-def make_settings(database_url: str, smtp_port: int, redis_prefix: str, **overrides) -> Settings:
+def make_settings(
+    database_url: str, smtp_port: int, redis_prefix: str, sms_url: str = "", **overrides
+) -> Settings:
     values = {
         "APP_ENV": "testing",
         "DATABASE_URL": database_url,
@@ -162,6 +269,11 @@ def make_settings(database_url: str, smtp_port: int, redis_prefix: str, **overri
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": smtp_port,
         "SMTP_TIMEOUT_SECONDS": 30,
+        # Real text messages to a local provider when the test has one, else the outbox.
+        "SMS_BACKEND": "http" if sms_url else "outbox",
+        "SMS_API_URL": sms_url,
+        "SMS_API_KEY": SmsProvider.API_KEY,
+        "SMS_TIMEOUT_SECONDS": 30,
         "WEBAUTHN_RP_ID": "localhost",
         "WEBAUTHN_ORIGINS": ["http://localhost:8000", ANDROID_ORIGIN],
         "RATELIMIT_STORAGE_URI": TEST_REDIS_URL or "memory://",
@@ -179,13 +291,29 @@ ANDROID_ORIGIN = "android:apk-key-hash:2m8PxxrpSV6mP4Btc0FrmW_JlO8xgJKRgqLEYnOhK
 class ServerLikeClient(FlaskClient):
     """A test client that closes each response, as a WSGI server does once it is sent.
 
-    Work the app defers until after the response (mail delivery) runs at that point.
+    It also stands in for the delivery workers: in a deployment, a message queued by a
+    request wakes a ``mail deliver`` / ``sms deliver`` worker as the request commits
+    (NOTIFY on PostgreSQL, a short poll on SQLite), and the worker runs one delivery pass.
+    Here that pass runs in-process right after each response, in a fresh app context, for
+    every outbox whose backend really sends; so a test reads the code from the SMTP sink or
+    the SMS provider as soon as its request returns, with the worker's own code and
+    failure handling (a failed pass is logged, the message waits for the next one).
     """
 
     def open(self, *args, **kwargs):
         response = super().open(*args, **kwargs)
         response.close()
+        self._run_workers()
         return response
+
+    def _run_workers(self) -> None:
+        from api.infra.outbox import OUTBOXES
+        from api.infra.outbox.worker import deliver_pass
+
+        with self.application.app_context():
+            for outbox in OUTBOXES.values():
+                if outbox.transport.active():
+                    deliver_pass(outbox)
 
 
 @pytest.fixture
@@ -195,9 +323,11 @@ def app_settings() -> dict:
 
 
 @pytest.fixture
-def app(tmp_path, smtp, postgres_url, redis_prefix, app_settings):
+def app(tmp_path, smtp, sms_provider, postgres_url, redis_prefix, app_settings):
     database_url = postgres_url or f"sqlite:///{tmp_path / 'test.sqlite3'}"
-    settings = make_settings(database_url, smtp.port, redis_prefix, **app_settings)
+    settings = make_settings(
+        database_url, smtp.port, redis_prefix, sms_provider.url, **app_settings
+    )
     app = create_app(settings)
     app.test_client_class = ServerLikeClient
     with app.app_context():
@@ -254,20 +384,38 @@ def fresh_nir() -> str:
 
 
 class AccountHandle:
-    def __init__(self, id: str, nir: str, email: str, password: str) -> None:
+    def __init__(
+        self, id: str, nir: str, email: str | None, password: str, phone: str | None = None
+    ) -> None:
         self.id, self.nir, self.email, self.password = id, nir, email, password
+        self.phone = phone
+
+
+_phone_numbers = itertools.count(10_000_000)
+
+
+def fresh_phone() -> str:
+    """Return a metropolitan mobile number (E.164) no other test uses."""
+    return f"+336{next(_phone_numbers):08d}"
+
+
+NO_EMAIL = ""  # make_account(email=NO_EMAIL): an account without an address
 
 
 @pytest.fixture
 def make_account(app):
     def factory(
-        nir: str | None = None, email: str | None = None, password: str = DEFAULT_PASSWORD
+        nir: str | None = None,
+        email: str | None = None,
+        password: str = DEFAULT_PASSWORD,
+        phone: str | None = None,
     ) -> AccountHandle:
         nir = nir or fresh_nir()
-        email = email or f"allocataire-{uuid.uuid4().hex[:8]}@exemple.fr"
+        if email is None:
+            email = f"allocataire-{uuid.uuid4().hex[:8]}@exemple.fr"
         with app.app_context(), unit_of_work():
-            account = accounts.create_account(nir, email, password)
-            return AccountHandle(account.id, nir, email, password)
+            account = accounts.create_account(nir, email or None, password, phone=phone)
+            return AccountHandle(account.id, nir, account.email, password, account.phone)
 
     return factory
 
@@ -281,13 +429,21 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def sample_path(rule: str) -> str:
+    """Fill a URL rule's variables: a fixed choice (``<any(email, phone):kind>``) takes its
+    first value, anything else a made-up id, so that the request reaches the view."""
+    path = re.sub(r"<any\(([a-z_]+)[^>]*>", r"\1", rule)
+    return re.sub(r"<[^>]+>", "some-id", path)
+
+
 class AuthActions:
     """Drive the sign-in as the app does, step by step or all at once."""
 
-    def __init__(self, client, smtp: SmtpSink, clock) -> None:
+    def __init__(self, client, smtp: SmtpSink, clock, sms: SmsProvider | None = None) -> None:
         self.client = client
         self.smtp = smtp
         self.clock = clock
+        self.sms = sms
 
     def login(
         self, account: AccountHandle, password: str | None = None, device_token: str | None = None
@@ -302,30 +458,49 @@ class AuthActions:
         assert response.status_code == 200, response.json
         return response.json["mfa_token"]
 
-    def send_code(self, mfa_token: str):
-        return self.client.post("/api/v1/auth/otp", headers=bearer(mfa_token))
+    def send_code(self, mfa_token: str, channel: str | None = None):
+        body = {"json": {"channel": channel}} if channel else {}
+        return self.client.post("/api/v1/auth/otp", headers=bearer(mfa_token), **body)
 
     def verify(self, mfa_token: str, code: str):
         return self.client.post(
             "/api/v1/auth/otp/verify", json={"code": code}, headers=bearer(mfa_token)
         )
 
+    def texts(self, phone: str) -> list[str]:
+        """Every SMS the provider accepted for ``phone``, newest first."""
+        return [message["content"] for message in reversed(self.sms.to(phone))]
+
+    def last_sms_code(self, phone: str) -> str:
+        """Read the code from the newest SMS that holds one, sent to ``phone``."""
+        self.sms.wait_for(phone)
+        for content in self.texts(phone):
+            match = re.search(r"\b(\d{6})\b", content)
+            if match:
+                return match.group(1)
+        raise AssertionError(f"no code was texted to {phone}")
+
     def sign_in(self, account: AccountHandle) -> dict:
-        """Complete a sign-in with the emailed code; return the token pair."""
+        """Complete a sign-in with the emailed code (texted, if no address); return the pair."""
         mfa_token = self.start(account)
         sent = self.send_code(mfa_token)
         if sent.status_code == 429:  # a code was sent moments ago: wait out the cooldown
             self.clock.advance(seconds=int(sent.headers["Retry-After"]))
             sent = self.send_code(mfa_token)
         assert sent.status_code == 202, sent.json
-        response = self.verify(mfa_token, self.smtp.last_code(account.email))
+        code = (
+            self.smtp.last_code(account.email)
+            if sent.json["channel"] == "email"
+            else self.last_sms_code(account.phone)
+        )
+        response = self.verify(mfa_token, code)
         assert response.status_code == 200, response.json
         return response.json
 
 
 @pytest.fixture
-def auth(client, smtp, clock) -> AuthActions:
-    return AuthActions(client, smtp, clock)
+def auth(client, smtp, clock, sms_provider) -> AuthActions:
+    return AuthActions(client, smtp, clock, sms_provider)
 
 
 @pytest.fixture

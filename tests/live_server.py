@@ -1,4 +1,4 @@
-"""Live services under gunicorn on loopback ports, set up with the operator commands.
+"""Live services under gunicorn on loopback ports, with their delivery workers.
 
 A pytest plugin (see ``pytest_plugins`` in ``tests/conftest.py``): the e2e, mobile_mock
 and browser tests all start nodes with the ``start_live_server`` fixture. All nodes of a
@@ -9,12 +9,13 @@ against PostgreSQL) and one rate-limit namespace, as nodes behind a load balance
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,7 @@ class LiveServer:
     url: str
     env: dict[str, str]
     process: subprocess.Popen | None = None
+    worker_logs: dict[str, Path] = field(default_factory=dict)  # outbox name -> its log
 
     def flask(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -46,11 +48,26 @@ class LiveServer:
             check=False,
         )
 
-    def create_account(self, nir: str, email: str, password: str) -> None:
-        created = self.flask(
-            "accounts", "create", "--nir", nir, "--email", email, "--password", password
-        )
+    def create_account(
+        self, nir: str, email: str | None, password: str, phone: str | None = None
+    ) -> None:
+        contacts = (["--email", email] if email else []) + (["--phone", phone] if phone else [])
+        created = self.flask("accounts", "create", "--nir", nir, *contacts, "--password", password)
         assert created.returncode == 0, created.stderr
+
+    def texts(self, phone: str) -> list[str]:
+        """The SMS written for ``phone``, newest first (the development SMS outbox)."""
+        response = requests.get(f"{self.url}/api/v1/dev/sms", params={"to": phone}, timeout=30)
+        assert response.status_code == 200, response.text
+        return [item["text"] for item in response.json()["items"]]
+
+    def last_sms_code(self, phone: str) -> str:
+        """The code of the newest SMS holding one, written for ``phone``."""
+        for content in self.texts(phone):
+            match = re.search(r"\b(\d{6})\b", content)
+            if match:
+                return match.group(1)
+        raise AssertionError(f"no code was texted to {phone}")
 
     def worker_pids(self) -> list[int]:
         """Return the pids of the gunicorn workers (children of the master)."""
@@ -93,8 +110,19 @@ def start_live_server(
     processes: list[tuple[subprocess.Popen, object]] = []
     limits_prefix = f"{redis_prefix}-live-{uuid.uuid4().hex[:8]}"
 
-    def start(host: str = "127.0.0.1", workers: int = 2, **overrides: str) -> LiveServer:
-        """Start a node; ``{port}`` in an override stands for the port it listens on."""
+    def start(
+        host: str = "127.0.0.1",
+        workers: int = 2,
+        delivery_args: tuple[str, ...] = (),
+        **overrides: str,
+    ) -> LiveServer:
+        """Start a node; ``{port}`` in an override stands for the port it listens on.
+
+        As in production, the node itself sends nothing: with ``MAIL_BACKEND=smtp`` a
+        ``mail deliver --loop`` worker runs alongside (with ``SMS_BACKEND=http`` an
+        ``sms deliver --loop`` one), with ``delivery_args`` added to its command line;
+        they start before the node answers and stop with it.
+        """
         port = _free_port()
         overrides = {name: value.format(port=port) for name, value in overrides.items()}
         env = {
@@ -137,7 +165,30 @@ def start_live_server(
         )
         processes.append((process, log))
         server.process = process
+        delivery = []
+        for outbox, setting, sends in (
+            ("mail", "MAIL_BACKEND", "smtp"),
+            ("sms", "SMS_BACKEND", "http"),
+        ):
+            if env.get(setting) == sends:
+                worker_log_path = tmp_path / f"{outbox}-worker-{port}.log"
+                worker_log = open(worker_log_path, "wb")  # noqa: SIM115 (closed below)
+                worker = subprocess.Popen(
+                    [
+                        str(BIN / "flask"),
+                        *("--app", "wsgi", outbox, "deliver", "--loop", *delivery_args),
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=worker_log,
+                    stderr=subprocess.STDOUT,
+                )
+                processes.append((worker, worker_log))
+                delivery.append((worker, worker_log_path, f"{outbox} worker started"))
+                server.worker_logs[outbox] = worker_log_path
         wait_until_up(server.url, process, tmp_path / f"gunicorn-{port}.log")
+        for worker, worker_log_path, started in delivery:
+            wait_for_line(worker, worker_log_path, started)
         return server
 
     start.database_url = live_database_url  # type: ignore[attr-defined]
@@ -197,3 +248,12 @@ def wait_until_up(
         except requests.RequestException as exc:
             last = f"{type(exc).__name__}: {exc}"
         time.sleep(0.2)
+
+
+def wait_for_line(process: subprocess.Popen, log: Path, line: str) -> None:
+    """Wait until ``process`` writes ``line`` to ``log``; fail if it exits or time is up."""
+    end = time.monotonic() + STARTUP_SECONDS
+    while line not in log.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > end:
+            raise RuntimeError(f"no {line!r} in {log.name}:\n{log.read_text(errors='replace')}")
+        time.sleep(0.1)

@@ -17,6 +17,8 @@ OPTIONS = "/api/v1/account/authenticators/options"
 AUTHENTICATORS = "/api/v1/account/authenticators"
 BIO_OPTIONS = "/api/v1/auth/webauthn/options"
 BIO_VERIFY = "/api/v1/auth/webauthn/verify"
+PASSKEY_OPTIONS = "/api/v1/auth/passkey/options"
+PASSKEY_VERIFY = "/api/v1/auth/passkey/verify"
 
 
 @pytest.fixture
@@ -53,6 +55,18 @@ def bio_options(auth, account) -> tuple[str, dict]:
 
 def bio_verify(client, mfa, assertion):
     return client.post(BIO_VERIFY, json=assertion, headers=bearer(mfa))
+
+
+def passkey_options(client, device_token: str | None = None) -> dict:
+    """Begin a passkey sign-in; return ``{"passkey_token", "expires_in", "options"}``."""
+    body = {"device_token": device_token} if device_token else None
+    response = client.post(PASSKEY_OPTIONS, json=body)
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def passkey_verify(client, passkey_token: str, assertion):
+    return client.post(PASSKEY_VERIFY, json=assertion, headers=bearer(passkey_token))
 
 
 def stored(app, authenticator_id: str) -> Authenticator:

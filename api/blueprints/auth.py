@@ -1,4 +1,4 @@
-"""Sign-in endpoints: password step, emailed code, refresh, sign-out."""
+"""Sign-in endpoints: password step, code by email, SMS or trusted person, refresh, sign-out."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from .. import schemas
 from ..config import settings
 from ..extensions import limiter
 from ..http import client_info, endpoint
-from ..services import biometric_sign_in, delegation, email_code, login, sessions, tokens
+from ..services import biometric_sign_in, delegation, login, sessions, sign_in_code, tokens
 from ..services.login import LoginFlow
 from ..services.tokens import RefreshGrant, SessionOwner
 
@@ -20,14 +20,14 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 limiter.limit(lambda: settings().RATELIMIT_PER_IP)(bp)
 
 
-# The blueprints limited per address: the holders' and the mediators' sign-in.
-LIMITED_BLUEPRINTS = frozenset({bp.name, "mediator"})
+# The paths limited per address: the holders' sign-in (passkeys included) and the mediators'.
+LIMITED_PREFIXES = (bp.url_prefix + "/", "/api/v1/mediator/")
 
 
 @limiter.request_filter
 def _outside_sign_in() -> bool:
     """Spare every other request the limiter's work: only sign-in is limited per address."""
-    return request.blueprint not in LIMITED_BLUEPRINTS
+    return not request.path.startswith(LIMITED_PREFIXES)
 
 
 @bp.post("/login")
@@ -45,19 +45,27 @@ def sign_in(data):
 
 @bp.post("/otp")
 @endpoint(
-    summary="« Envoyer le code »: email a fresh 6-digit code",
+    summary="« Envoyer le code »: a fresh 6-digit code by email, SMS or to the trusted person",
+    body=schemas.SendCodeRequest,
+    optional_body=True,
     response=schemas.CodeSent,
     status=202,
     requires=LoginFlow,
-    errors=[e.TokenInvalid, e.TokenExpired, e.RateLimited],
+    errors=[
+        e.ValidationError,
+        e.ChannelUnavailable,
+        e.TokenInvalid,
+        e.TokenExpired,
+        e.RateLimited,
+    ],
 )
-def send_code(flow):
-    return email_code.send_code(flow, client_info())
+def send_code(flow, data):
+    return sign_in_code.send_code(flow, client_info(), data["channel"])
 
 
 @bp.post("/otp/verify")
 @endpoint(
-    summary="Check the emailed code and complete the sign-in",
+    summary="Check the code and complete the sign-in",
     body=schemas.VerifyCodeRequest,
     response=schemas.TokenPair,
     requires=LoginFlow,
@@ -71,7 +79,7 @@ def send_code(flow):
     ],
 )
 def verify_code(flow, data):
-    return email_code.verify_code(flow, data["code"], client_info())
+    return sign_in_code.verify_code(flow, data["code"], client_info())
 
 
 @bp.post("/refresh")

@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from ..errors import ServiceUnavailable
 from ..extensions import db
-from ..infra import mailer
+from ..infra.outbox import MAIL, SMS
 from ..openapi import build_spec
 
 bp = Blueprint("ops", __name__)
@@ -21,14 +21,16 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Answer 200 only while the database answers; report the mail backlog too."""
+    """Answer 200 only while the database answers; report the mail and SMS backlogs too."""
     try:
         db.session.execute(text("SELECT 1"))
-        backlog = mailer.backlog()
+        mail_backlog, sms_backlog = MAIL.backlog(), SMS.backlog()
     except Exception:
         db.session.rollback()
         raise ServiceUnavailable(database="unreachable", headers={"Retry-After": "5"}) from None
-    return jsonify(status="ready", database="ok", mail_backlog=backlog)
+    return jsonify(
+        status="ready", database="ok", mail_backlog=mail_backlog, sms_backlog=sms_backlog
+    )
 
 
 @bp.get("/api/v1/openapi.json")

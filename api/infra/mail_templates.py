@@ -57,11 +57,16 @@ def scopes_sentence(scopes: list[str]) -> str:
     return ", ".join(labels[:-1]) + " et " + labels[-1]
 
 
-def _render(subject: str, paragraphs: list[str], highlight: str | None = None) -> MailMessage:
-    text_parts = ["Bonjour,", *paragraphs, _SIGNATURE]
+def _render(
+    subject: str,
+    paragraphs: list[str],
+    highlight: str | None = None,
+    greeting: str = "Bonjour,",
+) -> MailMessage:
+    text_parts = [greeting, *paragraphs, _SIGNATURE]
     if highlight:
         text_parts.insert(2, highlight)
-    html_parts = ["<p>Bonjour,</p>"]
+    html_parts = [f"<p>{escape(greeting)}</p>"]
     for index, paragraph in enumerate(paragraphs):
         html_parts.append(f"<p>{escape(paragraph)}</p>")
         if highlight and index == 0:
@@ -152,7 +157,7 @@ def counter_regression(name: str, at: datetime) -> MailMessage:
             f"Le {_paris(at)}, une connexion biométrique avec l'appareil « {name} » a été "
             "refusée : cet appareil semble avoir été copié. Il ne peut plus servir à vous "
             "connecter.",
-            "Vous pouvez toujours vous connecter avec le code reçu par courriel, puis "
+            "Vous pouvez toujours vous connecter avec un code de vérification, puis "
             "associer à nouveau votre téléphone.",
             _NOT_YOU,
         ],
@@ -238,3 +243,132 @@ def mediator_locked(minutes: int) -> MailMessage:
             "Si ce n'était pas vous, prévenez votre référent.",
         ],
     )
+
+
+# --- contacts and the trusted person ----------------------------------------------------
+
+# What each kind of contact is called in a sentence and in a subject, and its gender.
+_CONTACT = {
+    "email": ("votre adresse électronique", "Adresse électronique", "e"),
+    "phone": ("votre numéro de mobile", "Numéro de mobile", ""),
+    "trusted_email": ("votre personne de confiance", "Personne de confiance", "e"),
+}
+_CONTACT_NOT_YOU = (
+    "Si ce n'était pas vous, quelqu'un a peut-être accès à votre compte : connectez-vous, "
+    "remettez vos coordonnées dans « Gérer mon compte », puis changez votre mot de passe. "
+    "Vous pouvez aussi vous faire aider par votre Caf ou un espace France Services."
+)
+_TRUSTED_WARNING = (
+    "Ne donnez ce code qu'à cette personne, et seulement si elle vous le demande. Un "
+    "conseiller de la Caf ne vous le demandera jamais."
+)
+
+
+def contact_code(code: str, ttl_seconds: int) -> MailMessage:
+    """The code proving that a new address is the holder's."""
+    minutes = max(1, ttl_seconds // 60)
+    return _render(
+        "Votre code pour confirmer votre adresse électronique",
+        [
+            "Pour enregistrer cette adresse sur votre espace Mon Compte, saisissez ce code :",
+            f"Ce code est valable {minutes} minutes et ne peut servir qu'une seule fois. "
+            "Votre adresse ne sera enregistrée qu'une fois le code saisi.",
+            _WARNING,
+            "Si vous n'avez rien demandé, ne faites rien : votre adresse ne sera pas utilisée.",
+        ],
+        highlight=code,
+    )
+
+
+def contact_notice(kind: str, change: str, hint: str, at: datetime) -> MailMessage:
+    """Tell the holder (or the previous address) that a contact was added, changed, removed.
+
+    ``change`` is ``added``, ``changed`` (``hint`` is then the new value) or ``removed``.
+    """
+    what, title, e = _CONTACT[kind]
+    subject, sentence = {
+        "added": (
+            f"{title} ajouté{e} à votre compte",
+            f"{what} ({hint}) a été ajouté{e} à votre espace Mon Compte.",
+        ),
+        "changed": (
+            f"{title} modifié{e} sur votre compte",
+            f"{what} a été modifié{e} sur votre espace Mon Compte : c'est désormais {hint}.",
+        ),
+        "removed": (
+            f"{title} retiré{e} de votre compte",
+            f"{what} ({hint}) a été retiré{e} de votre espace Mon Compte.",
+        ),
+    }[change]
+    return _render(
+        subject,
+        [
+            f"Le {_paris(at)}, {sentence}",
+            "Si c'était vous, vous n'avez rien à faire.",
+            _CONTACT_NOT_YOU,
+        ],
+    )
+
+
+def _trusted_greeting(name: str | None) -> str:
+    return f"Bonjour {name}," if name else "Bonjour,"
+
+
+def trusted_person_code(code: str, ttl_seconds: int, nir_masked: str, name: str) -> MailMessage:
+    """The code a would-be trusted person passes on to the holder, proving both agree."""
+    minutes = max(1, ttl_seconds // 60)
+    return _render(
+        "Votre code pour devenir personne de confiance d'un compte Caf",
+        [
+            "Une personne vous choisit comme personne de confiance pour le compte Caf de "
+            f"{nir_masked} (numéro de sécurité sociale masqué). Si vous êtes d'accord, donnez-"
+            "lui ce code :",
+            f"Ce code est valable {minutes} minutes. Une fois qu'elle l'aura saisi, vous pourrez "
+            "recevoir à sa demande ses codes de connexion, pour les lui transmettre.",
+            _TRUSTED_WARNING,
+            "Si vous ne connaissez pas cette personne ou n'êtes pas d'accord, ne faites rien : "
+            "votre adresse ne sera pas enregistrée.",
+        ],
+        highlight=code,
+        greeting=_trusted_greeting(name),
+    )
+
+
+def trusted_sign_in_code(
+    code: str, ttl_seconds: int, nir_masked: str, name: str | None
+) -> MailMessage:
+    """A sign-in code sent to the trusted person, for the holder only."""
+    minutes = max(1, ttl_seconds // 60)
+    return _render(
+        "Un code de connexion Mon Compte à transmettre",
+        [
+            f"Voici le code de connexion pour le compte Caf de {nir_masked} (numéro de "
+            "sécurité sociale masqué), dont vous êtes la personne de confiance :",
+            f"Ce code est valable {minutes} minutes et ne peut servir qu'une seule fois.",
+            _TRUSTED_WARNING,
+            "Si cette personne ne vous a rien demandé, ne transmettez pas ce code et prévenez-la.",
+        ],
+        highlight=code,
+        greeting=_trusted_greeting(name),
+    )
+
+
+def trusted_person_notice(added: bool, nir_masked: str, name: str | None) -> MailMessage:
+    """Tell a trusted person they have become, or are no longer, the one codes go to."""
+    if added:
+        subject = "Vous êtes personne de confiance d'un compte Caf"
+        paragraphs = [
+            f"Vous êtes désormais la personne de confiance du compte Caf de {nir_masked} "
+            "(numéro de sécurité sociale masqué) : à sa demande, ses codes de connexion "
+            "pourront vous être envoyés pour que vous les lui transmettiez.",
+            _TRUSTED_WARNING,
+        ]
+    else:
+        subject = "Vous n'êtes plus personne de confiance d'un compte Caf"
+        paragraphs = [
+            f"Vous n'êtes plus la personne de confiance du compte Caf de {nir_masked} "
+            "(numéro de sécurité sociale masqué) : aucun code de connexion ne vous sera plus "
+            "envoyé pour ce compte.",
+            "Si vous recevez encore un code pour ce compte, ne le transmettez à personne.",
+        ]
+    return _render(subject, paragraphs, greeting=_trusted_greeting(name))

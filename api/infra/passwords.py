@@ -19,8 +19,8 @@ from importlib import resources
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
 
+from ..config import settings
 from ..errors import WeakPassword
 
 MIN_LENGTH = 8
@@ -47,10 +47,8 @@ def _too_long() -> WeakPassword:
 
 
 def _hasher() -> PasswordHasher:
-    config = current_app.config
-    return _hasher_for(
-        config["ARGON2_TIME_COST"], config["ARGON2_MEMORY_KIB"], config["ARGON2_PARALLELISM"]
-    )
+    config = settings()
+    return _hasher_for(config.ARGON2_TIME_COST, config.ARGON2_MEMORY_KIB, config.ARGON2_PARALLELISM)
 
 
 @cache
@@ -73,7 +71,7 @@ def _run_hashing(function, *args):
     in its own arena and reuses it. With one worker process per core, one hash at a time
     per process (ARGON2_MAX_CONCURRENCY=1) already keeps every core busy.
     """
-    key = (os.getpid(), current_app.config["ARGON2_MAX_CONCURRENCY"])  # per process: fork-safe
+    key = (os.getpid(), settings().ARGON2_MAX_CONCURRENCY)  # per process: fork-safe
     executor = _executors.get(key)
     if executor is None:
         with _executors_lock:
@@ -116,8 +114,8 @@ def burn_verify_time(password: str) -> None:
 
 
 def _dummy_hash() -> str:
-    config = current_app.config
-    key = (config["ARGON2_TIME_COST"], config["ARGON2_MEMORY_KIB"], config["ARGON2_PARALLELISM"])
+    config = settings()
+    key = (config.ARGON2_TIME_COST, config.ARGON2_MEMORY_KIB, config.ARGON2_PARALLELISM)
     return _dummy_hash_for(*key)
 
 

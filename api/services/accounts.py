@@ -11,14 +11,13 @@ from sqlalchemy import select
 from ..clock import utcnow
 from ..errors import InvalidCurrentPassword, TooManyAttempts, ValidationError
 from ..extensions import db
-from ..infra import mail_templates, mailer, passwords, throttle
+from ..infra import mail_templates, passwords, throttle
 from ..infra.client import ClientInfo
 from ..infra.keys import keyed_hash
 from ..models import Account
 from ..nir import mask_nir, parse_nir
-from . import activity, sessions
-
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+from ..phone import parse_mobile
+from . import activity, contacts, notices, sessions
 
 
 def nir_digest(nir: str) -> bytes:
@@ -30,14 +29,35 @@ def find_by_nir(nir: str) -> Account | None:
     return db.session.scalar(select(Account).where(Account.nir_hash == nir_digest(nir)))
 
 
-def create_account(nir: str, email: str, password: str, *, check_password: bool = True) -> Account:
-    """Create an account; raise :class:`ValidationError` on bad input or a taken NIR."""
+def create_account(
+    nir: str,
+    email: str | None,
+    password: str,
+    *,
+    phone: str | None = None,
+    check_password: bool = True,
+) -> Account:
+    """Create an account with an address, a mobile or both (where its codes go).
+
+    Raise :class:`ValidationError` on bad input or a taken NIR. Contacts given by an
+    operator are not yet verified: the first code typed from one verifies it.
+    """
     canonical = parse_nir(nir)
     if canonical is None:
         raise ValidationError(errors={"nir": ["Numéro de sécurité sociale invalide."]})
-    email = email.strip()
-    if not _EMAIL.match(email) or len(email) > 254:
+    email, phone = (email or "").strip() or None, (phone or "").strip() or None
+    if email is None and phone is None:
+        raise ValidationError(
+            errors={
+                "email": ["Indiquez une adresse électronique, un numéro de mobile, ou les deux."]
+            }
+        )
+    if email is not None and (email := contacts.parse_email(email)) is None:
         raise ValidationError(errors={"email": ["Adresse électronique invalide."]})
+    if phone is not None and (phone := parse_mobile(phone)) is None:
+        raise ValidationError(
+            errors={"phone": ["Numéro de mobile invalide : 06 ou 07, ou un mobile d'outre-mer."]}
+        )
     if check_password:
         passwords.check_new_password(password, nir=canonical)
     if find_by_nir(canonical) is not None:
@@ -47,6 +67,7 @@ def create_account(nir: str, email: str, password: str, *, check_password: bool 
         nir_hash=nir_digest(canonical),
         nir_masked=mask_nir(canonical),
         email=email,
+        phone=phone,
         password_hash=passwords.hash_password(password),
         # A random WebAuthn user handle: authenticators never learn the NIR.
         webauthn_user_handle=secrets.token_bytes(32),
@@ -98,7 +119,7 @@ def change_password(
         if outcome.locked:
             minutes = max(1, outcome.lock_seconds // 60)
             activity.record("password_change_locked", account.id, client, minutes=minutes)
-            mailer.queue(account.email, mail_templates.password_change_locked(minutes))
+            notices.tell_holder(account, mail_templates.password_change_locked(minutes))
         raise InvalidCurrentPassword(
             attempts_remaining=max(0, policy.max_failures - attempt.number)
         )
@@ -112,7 +133,7 @@ def change_password(
     account.password_changed_at = now
     sessions.revoke_all(account.id, reason="password_changed", except_session_id=keep_session_id)
     activity.record("password_changed", account.id, client)
-    mailer.queue(account.email, mail_templates.password_changed(now))
+    notices.tell_holder(account, mail_templates.password_changed(now))
 
 
 def _refuse_password_containing_nir(account: Account, password: str) -> None:

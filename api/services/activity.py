@@ -13,8 +13,28 @@ from ..infra.mail_templates import scopes_sentence
 from ..models import SecurityEvent, new_id
 
 _METHODS = {
-    "otp": "avec le code reçu par courriel",
+    "otp": "avec le code reçu par courriel",  # events recorded before codes by SMS
+    "email": "avec le code reçu par courriel",
+    "sms": "avec le code reçu par SMS",
+    "trusted_email": "avec le code transmis par votre personne de confiance",
     "webauthn": "avec la biométrie de votre téléphone",
+}
+# Where a sign-in code went.
+_CHANNELS = {
+    "email": "à votre adresse électronique",
+    "sms": "par SMS à votre mobile",
+    "trusted_email": "à votre personne de confiance",
+}
+# Which contact an event is about.
+_KINDS = {
+    "email": "votre adresse électronique",
+    "phone": "votre numéro de mobile",
+    "trusted_email": "votre personne de confiance",
+}
+
+# Events whose sentence depends on how they happened, by (type, method).
+_LABELS_BY_METHOD: dict[tuple[str, str], str] = {
+    ("sign_in", "passkey"): "Connexion avec la biométrie seule, sans mot de passe.",
 }
 
 # What the person reads in "Mon activité". Placeholders come from the event's data,
@@ -23,7 +43,7 @@ _LABELS: dict[str, str] = {
     "sign_in": "Connexion à votre compte {method}.",
     "password_failed": "Mot de passe incorrect lors d'une tentative de connexion.",
     "login_locked": "Connexion bloquée pendant {minutes} minutes après plusieurs essais.",
-    "code_sent": "Un code de connexion a été envoyé à votre adresse électronique.",
+    "code_sent": "Un code de connexion a été envoyé {channel}.",
     "code_failed": "Un code de connexion incorrect a été saisi.",
     "code_locked": "Code de connexion bloqué après trop d'essais incorrects.",
     "password_changed": "Votre mot de passe a été modifié.",
@@ -37,6 +57,11 @@ _LABELS: dict[str, str] = {
         "Connexion bloquée pendant {hours} heures après de très nombreux codes ou "
         "vérifications biométriques incorrects."
     ),
+    "contact_code_sent": "Un code a été envoyé pour confirmer {kind}.",
+    "contact_code_failed": "Un code incorrect a été saisi pour confirmer {kind}.",
+    "contact_added": "Ajout de {kind}.",
+    "contact_changed": "Modification de {kind}.",
+    "contact_removed": "Retrait de {kind}.",
     "session_ended": "Une session a été fermée.",
     "signed_out": "Vous vous êtes déconnecté.",
     "token_reused": "Une session a été fermée par sécurité (jeton déjà utilisé).",
@@ -94,11 +119,17 @@ def record(
 
 def describe(event: SecurityEvent) -> str:
     """Return the French sentence shown for ``event``."""
-    template = _LABELS.get(event.type, "Événement de sécurité.")
     values = dict(event.data or {})
+    template = _LABELS_BY_METHOD.get((event.type, values.get("method", ""))) or _LABELS.get(
+        event.type, "Événement de sécurité."
+    )
     values["method"] = _METHODS.get(values.get("method", ""), "")
     if isinstance(values.get("scopes"), list):
         values["scopes"] = scopes_sentence(values["scopes"])
+    # A masked destination, when recorded, says which one: "… (06 •• •• •• 78)".
+    where = f" ({values['to']})" if values.get("to") else ""
+    values["channel"] = _CHANNELS.get(values.get("channel", "email"), "") + where
+    values["kind"] = _KINDS.get(values.get("kind", ""), "vos coordonnées") + where
     try:
         return template.format(**values).replace("  ", " ").replace(" .", ".")
     except (KeyError, IndexError):

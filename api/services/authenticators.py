@@ -5,10 +5,10 @@ from __future__ import annotations
 from ..clock import utcnow
 from ..errors import NotFound
 from ..extensions import db
-from ..infra import mail_templates, mailer
+from ..infra import mail_templates
 from ..infra.client import ClientInfo
 from ..models import Account, Authenticator
-from . import activity, sessions
+from . import activity, notices, sessions
 
 
 def _own(account_id: str, authenticator_id: str) -> Authenticator:
@@ -37,4 +37,4 @@ def remove(account: Account, authenticator_id: str, client: ClientInfo) -> None:
     sessions.revoke_opened_with(authenticator.id, reason="authenticator_removed")
     db.session.delete(authenticator)
     activity.record("authenticator_removed", account.id, client, name=name)
-    mailer.queue(account.email, mail_templates.authenticator_removed(name, utcnow()))
+    notices.tell_holder(account, mail_templates.authenticator_removed(name, utcnow()))

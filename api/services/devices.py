@@ -35,13 +35,25 @@ def _token(device_id: str) -> str:
     return f"{PREFIX}_{device_id}.{_mac(device_id)}"
 
 
-def find_valid(token: str | None, account_id: str) -> KnownDevice | None:
-    """Return the live device behind ``token`` if it belongs to ``account_id``."""
+def find_live(token: str | None) -> KnownDevice | None:
+    """Return the live device behind a genuine ``token``, whichever account it serves.
+
+    For a sign-in whose account is not known yet (a passkey): :func:`remember` checks the
+    device against the account once the sign-in has named it.
+    """
     match = _TOKEN.match(token or "")
     if match is None or not same(match[2].encode(), _mac(match[1]).encode()):
         return None
     device = db.session.scalar(select(KnownDevice).where(KnownDevice.id == match[1]))
-    if device is None or device.account_id != account_id or device.revoked_at is not None:
+    if device is None or device.revoked_at is not None:
+        return None
+    return device
+
+
+def find_valid(token: str | None, account_id: str) -> KnownDevice | None:
+    """Return the live device behind ``token`` if it belongs to ``account_id``."""
+    device = find_live(token)
+    if device is None or device.account_id != account_id:
         return None
     return device
 

@@ -6,7 +6,6 @@ so a stolen password alone can never add a device.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask import current_app
@@ -16,16 +15,15 @@ from webauthn.helpers.structs import CredentialDeviceType
 from ..clock import utcnow
 from ..errors import (
     AlreadyRegistered,
-    ReauthenticationRequired,
     ValidationError,
     WebAuthnRegistrationFailed,
 )
 from ..extensions import db
-from ..infra import mail_templates, mailer
+from ..infra import mail_templates
 from ..infra.client import ClientInfo
 from ..models import Authenticator
 from ..webauthn import ceremonies, challenges, credentials
-from . import activity
+from . import activity, notices, sessions
 from .tokens import Principal
 
 PURPOSE = "registration"
@@ -36,15 +34,9 @@ def _text(value: object) -> str:
     return str(getattr(value, "value", value))
 
 
-def _require_fresh_sign_in(principal: Principal) -> None:
-    max_age = timedelta(seconds=current_app.config["REAUTH_MAX_AGE_SECONDS"])
-    if utcnow() - principal.session.auth_time > max_age:
-        raise ReauthenticationRequired()
-
-
 def begin_enrolment(principal: Principal) -> dict[str, Any]:
     """Return PublicKeyCredentialCreationOptionsJSON for a new platform authenticator."""
-    _require_fresh_sign_in(principal)
+    sessions.require_fresh(principal.session)
     account = principal.account
     options, challenge = ceremonies.begin_registration(
         user_handle=account.webauthn_user_handle,
@@ -64,7 +56,7 @@ def finish_enrolment(
 ) -> Authenticator:
     """Verify the new credential, store it, and tell the account holder by email."""
     # Again here: the sign-in may have grown stale while the person held the phone.
-    _require_fresh_sign_in(principal)
+    sessions.require_fresh(principal.session)
     account = principal.account
     try:
         parsed = ceremonies.parse_registration(payload)
@@ -101,6 +93,7 @@ def finish_enrolment(
         backup_state=verified.credential_backed_up,
         device_type=_text(verified.credential_device_type),
         attestation_format=_text(verified.fmt),
+        discoverable=parsed.discoverable,
         name=name,
         created_at=now,
     )
@@ -112,5 +105,5 @@ def finish_enrolment(
         # (the request's unit of work is rolled back with this error).
         raise AlreadyRegistered() from None
     activity.record("authenticator_added", account.id, client, name=name)
-    mailer.queue(account.email, mail_templates.authenticator_added(name, now))
+    notices.tell_holder(account, mail_templates.authenticator_added(name, now))
     return authenticator

@@ -17,12 +17,14 @@ from ..extensions import db
 from ..models import (
     AuthSession,
     DelegatedSession,
-    EmailCode,
     LoginTransaction,
     Mandate,
     MediatorRefreshToken,
     MediatorSession,
+    OneTimeCode,
     OutboxMail,
+    OutboxSms,
+    PasskeyFlow,
     RefreshToken,
     SecurityEvent,
     Throttle,
@@ -43,8 +45,9 @@ def purge() -> dict[str, int]:
         "webauthn_challenges": delete(WebAuthnChallenge).where(
             WebAuthnChallenge.expires_at < cutoff
         ),
-        "email_codes": delete(EmailCode).where(EmailCode.expires_at < cutoff),
+        "one_time_codes": delete(OneTimeCode).where(OneTimeCode.expires_at < cutoff),
         "login_transactions": delete(LoginTransaction).where(LoginTransaction.expires_at < cutoff),
+        "passkey_flows": delete(PasskeyFlow).where(PasskeyFlow.expires_at < cutoff),
         # Spent refresh tokens stay while their session lives: they reveal token theft.
         "refresh_tokens": delete(RefreshToken).where(RefreshToken.expires_at < cutoff),
         "sessions": delete(AuthSession).where(
@@ -67,6 +70,11 @@ def purge() -> dict[str, int]:
         "outbox_mail": delete(OutboxMail).where(
             OutboxMail.status.in_(("sent", "kept", "failed")),
             OutboxMail.created_at < now - timedelta(days=config.MAIL_KEEP_DAYS),
+        ),
+        # Likewise for text messages: a sent one kept no text, a parked one keeps its own.
+        "outbox_sms": delete(OutboxSms).where(
+            OutboxSms.status.in_(("sent", "kept", "failed")),
+            OutboxSms.created_at < now - timedelta(days=config.MAIL_KEEP_DAYS),
         ),
         "throttles": delete(Throttle).where(
             Throttle.updated_at < now - timedelta(days=1),

@@ -4,8 +4,9 @@ The password step (:func:`begin_login`) opens a server-side login transaction an
 out only an opaque ``mfa_token``. Everything after it receives a :class:`LoginFlow`: the
 second factors (the emailed code, biometrics) check their proof, then either record a
 failure on the flow or complete it. Completing is atomic (only one second factor can
-finish a sign-in), resets the account's second-factor count, opens the session and
-remembers the device.
+finish a sign-in), then :func:`open_session` resets the account's second-factor count,
+opens the session and remembers the device: the one completion path, which a passkey
+sign-in (no password step) takes too.
 """
 
 from __future__ import annotations
@@ -21,14 +22,13 @@ from ..clock import utcnow
 from ..config import settings
 from ..errors import InvalidCredentials, TokenExpired, TokenInvalid, TooManyAttempts
 from ..extensions import db
-from ..infra import mail_templates, mailer, passwords, throttle
+from ..infra import mail_templates, passwords, throttle
 from ..infra.client import ClientInfo
 from ..infra.keys import keyed_hash, new_token
 from ..infra.spend import spend_once
 from ..models import Account, LoginTransaction
-from ..nir import mask_email
 from ..webauthn import credentials
-from . import activity, devices, tokens
+from . import activity, contacts, devices, notices, tokens
 from .accounts import nir_digest
 
 MFA_PREFIX = "mfa"
@@ -39,7 +39,10 @@ class LoginStarted:
     mfa_token: str
     expires_in: int
     methods: list[str]
-    email_hint: str
+    # Masked contacts, one per channel the account has (None when it has not).
+    email_hint: str | None = None
+    phone_hint: str | None = None
+    trusted_email_hint: str | None = None
 
 
 def begin_login(
@@ -99,11 +102,14 @@ def begin_login(
             user_agent=client.user_agent,
         )
     )
+    hints = {d.channel: d.hint for d in contacts.destinations(account)}
     return LoginStarted(
         mfa_token=token,
         expires_in=ttl,
         methods=second_factor_methods(account),
-        email_hint=mask_email(account.email),
+        email_hint=hints.get("email"),
+        phone_hint=hints.get("sms"),
+        trusted_email_hint=hints.get("trusted_email"),
     )
 
 
@@ -117,8 +123,8 @@ def _too_many_attempts(wait: int, detail: str | None = None) -> TooManyAttempts:
 
 
 def second_factor_methods(account: Account) -> list[str]:
-    """Return the second factors this account can use, the emailed code always first."""
-    methods = ["email_otp"]
+    """Return the second factors this account can use: codes by channel, then biometrics."""
+    methods = [contacts.METHOD_OF[d.channel] for d in contacts.destinations(account)]
     if credentials.has_usable_authenticator(account.id):
         methods.append("webauthn")
     return methods
@@ -133,7 +139,7 @@ def _fail(
         if outcome.locked:
             minutes = max(1, outcome.lock_seconds // 60)
             activity.record("login_locked", account.id, client, minutes=minutes)
-            mailer.queue(account.email, mail_templates.login_locked(minutes))
+            notices.tell_holder(account, mail_templates.login_locked(minutes))
 
 
 @dataclass(frozen=True)
@@ -173,14 +179,17 @@ class LoginFlow:
 
     def record_second_factor_failure(self, client: ClientInfo) -> None:
         """Count a wrong code or assertion against the account; lock sign-in at the cap."""
-        account = self.account
-        outcome = throttle.count_failure(
-            throttle.key_for("second-factor", account.id), throttle.second_factor_policy()
+        record_second_factor_failure(self.account, client)
+
+    def extend(self, seconds: int) -> None:
+        """Keep this sign-in open at least ``seconds`` more: a code just sent must outlive it."""
+        until = utcnow() + timedelta(seconds=seconds)
+        db.session.execute(
+            update(LoginTransaction)
+            .where(LoginTransaction.id == self.id, LoginTransaction.expires_at < until)
+            .values(expires_at=until)
+            .execution_options(synchronize_session=False)
         )
-        if outcome.locked:
-            hours = max(1, outcome.lock_seconds // 3600)
-            activity.record("second_factor_locked", account.id, client, hours=hours)
-            mailer.queue(account.email, mail_templates.second_factor_locked(hours))
 
     def end(self) -> None:
         """Let this sign-in expire now (too many wrong codes): it must start over."""
@@ -199,7 +208,40 @@ class LoginFlow:
             LoginTransaction.completed_at, LoginTransaction.id == self.id, at=utcnow()
         ):  # another second factor finished it first
             raise TokenInvalid()
-        account = self.account
-        throttle.reset(throttle.key_for("second-factor", account.id))
-        pair = tokens.issue_for_new_session(account, amr, client, authenticator_id=authenticator_id)
-        return replace(pair, device_token=devices.remember(account.id, self.transaction.device_id))
+        return open_session(
+            self.account,
+            amr,
+            client,
+            authenticator_id=authenticator_id,
+            device_id=self.transaction.device_id,
+        )
+
+
+def record_second_factor_failure(account: Account, client: ClientInfo) -> None:
+    """Count a wrong code or refused assertion against ``account``; lock sign-in at the cap."""
+    outcome = throttle.count_failure(
+        throttle.key_for("second-factor", account.id), throttle.second_factor_policy()
+    )
+    if outcome.locked:
+        hours = max(1, outcome.lock_seconds // 3600)
+        activity.record("second_factor_locked", account.id, client, hours=hours)
+        notices.tell_holder(account, mail_templates.second_factor_locked(hours))
+
+
+def open_session(
+    account: Account,
+    amr: list[str],
+    client: ClientInfo,
+    *,
+    authenticator_id: str | None = None,
+    device_id: str | None = None,
+) -> tokens.TokenPair:
+    """Finish a proven sign-in of ``account``: the one completion path of every flow.
+
+    The account's second-factor count starts over, a session opens (recording the
+    authenticator that opened it, so that removing or blocking that device ends it), and
+    the device is remembered: the known one it presented, else a new one.
+    """
+    throttle.reset(throttle.key_for("second-factor", account.id))
+    pair = tokens.issue_for_new_session(account, amr, client, authenticator_id=authenticator_id)
+    return replace(pair, device_token=devices.remember(account.id, device_id))

@@ -3,7 +3,7 @@
 Only the holder in person creates, lists and revokes them, from a fresh session (the
 views require :class:`~api.services.tokens.Holder`). A holder has at most one mandate in
 force per mediator: a new one replaces the previous. The holder is told of each new
-mandate by email and in the activity; a revoked mandate stops working at once.
+mandate (by email, else by SMS) and in the activity; a revoked mandate stops working at once.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from sqlalchemy.orm import joinedload
 from ..clock import utcnow
 from ..errors import MediatorNotFound, NotFound
 from ..extensions import db
-from ..infra import mail_templates, mailer
+from ..infra import mail_templates
 from ..infra.client import ClientInfo
 from ..models import Account, AuthSession, Mandate, Mediator
-from . import activity, sessions
+from . import activity, notices, sessions
 
 SCOPES = ("consult", "declare", "documents")
 DURATIONS_DAYS = (1, 31, 182, 365)
@@ -74,8 +74,8 @@ def grant(
         scopes=ordered,
         until=until,
     )
-    mailer.queue(
-        account.email,
+    notices.tell_holder(
+        account,
         mail_templates.mandate_granted(mediator.name, mediator.organisation, ordered, until, now),
     )
     return mandate

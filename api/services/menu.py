@@ -26,7 +26,7 @@ def _entries() -> list[dict[str, str]]:
             "id": "biometrics_enable",
             "label": "Activer la connexion biométrique",
             "description": (
-                "Connectez-vous avec l'empreinte digitale ou le visage, sans code par courriel."
+                "Connectez-vous avec l'empreinte digitale ou le visage, sans attendre de code."
             ),
             "href": f"{BASE}/authenticators/options",
             "method": "POST",
@@ -44,6 +44,36 @@ def _entries() -> list[dict[str, str]]:
             "description": "Un téléphone perdu ou vendu ne pourra plus vous connecter.",
             "href": f"{BASE}/authenticators/{{id}}",
             "method": "DELETE",
+        },
+        {
+            "id": "contacts",
+            "label": "Mes coordonnées",
+            "description": "Où vous recevez vos codes : courriel, mobile, personne de confiance.",
+            "href": f"{BASE}/contacts",
+            "method": "GET",
+        },
+        {
+            "id": "contact_email",
+            "label": "Modifier mon adresse e-mail",
+            "description": "Un code est envoyé à la nouvelle adresse pour la confirmer.",
+            "href": f"{BASE}/contacts/email",
+            "method": "PUT",
+        },
+        {
+            "id": "contact_phone",
+            "label": "Mon numéro de mobile",
+            "description": "Recevez vos codes par SMS. Un code est envoyé au numéro pour le "
+            "confirmer. Le SMS est moins sûr que la connexion biométrique.",
+            "href": f"{BASE}/contacts/phone",
+            "method": "PUT",
+        },
+        {
+            "id": "contact_trusted_email",
+            "label": "Personne de confiance",
+            "description": "Un proche ou un travailleur social qui peut recevoir vos codes "
+            "et vous les transmettre.",
+            "href": f"{BASE}/contacts/trusted_email",
+            "method": "PUT",
         },
         {
             "id": "password",

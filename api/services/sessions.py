@@ -39,6 +39,17 @@ def start_session(
     return session
 
 
+def require_fresh(session: AuthSession) -> None:
+    """Refuse unless the session signed in less than ``REAUTH_MAX_AGE_SECONDS`` ago.
+
+    What changes a credential or a contact needs a recent proof of both factors, not
+    only a live access token, which may have been copied.
+    """
+    max_age = timedelta(seconds=settings().REAUTH_MAX_AGE_SECONDS)
+    if utcnow() - session.auth_time > max_age:
+        raise ReauthenticationRequired()
+
+
 def absolute_end(session: AuthSession) -> datetime:
     """Return when ``session`` ends whatever its refreshes (SESSION_MAX_AGE_SECONDS)."""
     return session.auth_time + timedelta(seconds=settings().SESSION_MAX_AGE_SECONDS)

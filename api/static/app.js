@@ -2,7 +2,18 @@
 "use strict";
 
 const API = "/api/v1";
-const state = { mfaToken: null, access: null, refresh: null, methods: [], countdown: null };
+const state = {
+  mfaToken: null,
+  access: null,
+  refresh: null,
+  methods: [],
+  hints: {},
+  countdown: null,
+  editing: null, // the contact kind being added or changed
+  // The passkey autofill request waiting on the NIR field, and its renewal timer.
+  autofill: null,
+  autofillTimer: null,
+};
 
 const $ = (id) => document.getElementById(id);
 
@@ -11,8 +22,66 @@ const MESSAGES = {
   webauthnCancelled:
     "La vérification biométrique a été annulée ou refusée. Réessayez, ou recevez un code par courriel.",
   webauthnUnsupported: "Ce navigateur ne permet pas la connexion biométrique.",
-  codeSent: (hint) => `Un code a été envoyé à ${hint}. Il est valable 15 minutes.`,
+  passkeyCancelled:
+    "La connexion avec la biométrie a été annulée, ou cet appareil n'est pas associé à votre compte. Réessayez, ou connectez-vous avec votre numéro de sécurité sociale et votre mot de passe.",
+  passkeyOff:
+    "La connexion avec la biométrie seule n'est pas disponible pour le moment. Connectez-vous avec votre numéro de sécurité sociale et votre mot de passe.",
 };
+
+// The code channels: how the choice reads, where the code is read, what "sent" says.
+const CHANNELS = {
+  email: {
+    method: "email_otp",
+    hint: "email_hint",
+    choice: (hint) => `Par courriel (${hint})`,
+    label: "Code à 6 chiffres reçu par courriel",
+    sent: (hint) => `Un code a été envoyé à ${hint}.`,
+  },
+  sms: {
+    method: "sms_otp",
+    hint: "phone_hint",
+    choice: (hint) => `Par SMS (${hint})`,
+    label: "Code à 6 chiffres reçu par SMS",
+    sent: (hint) => `Un code a été envoyé par SMS au ${hint}.`,
+  },
+  trusted_email: {
+    method: "trusted_email_otp",
+    hint: "trusted_email_hint",
+    choice: (hint) => `À ma personne de confiance (${hint})`,
+    label: "Code à 6 chiffres transmis par votre personne de confiance",
+    sent: (hint) =>
+      `Un code a été envoyé à votre personne de confiance (${hint}). Demandez-lui de vous le transmettre.`,
+  },
+};
+
+// « Mes coordonnées »: each kind of contact as the page names it.
+const CONTACTS = {
+  email: {
+    title: "Adresse électronique",
+    label: "Nouvelle adresse électronique",
+    hint: "Par exemple : nom@exemple.fr",
+    input: { type: "email", autocomplete: "email", inputmode: "email" },
+    codeLabel: "Code à 6 chiffres reçu à la nouvelle adresse",
+  },
+  phone: {
+    title: "Numéro de mobile",
+    label: "Numéro de mobile",
+    hint:
+      "Un mobile français : 06 ou 07, ou un mobile d'outre-mer. Par exemple : 06 12 34 56 78. " +
+      "Le SMS est moins sûr que la connexion biométrique : activez-la si votre téléphone le permet.",
+    input: { type: "tel", autocomplete: "tel", inputmode: "tel" },
+    codeLabel: "Code à 6 chiffres reçu par SMS",
+  },
+  trusted_email: {
+    title: "Personne de confiance",
+    label: "Adresse électronique de votre personne de confiance",
+    hint: "Un proche ou un travailleur social. Il recevra un code : demandez-lui de vous le donner.",
+    input: { type: "email", autocomplete: "off", inputmode: "email" },
+    codeLabel: "Code à 6 chiffres reçu par votre personne de confiance",
+  },
+};
+
+const minutes = (seconds) => Math.max(1, Math.round(seconds / 60));
 
 // --- messages, announced to screen readers ----------------------------------------------
 
@@ -83,6 +152,12 @@ function deviceToken() {
   }
 }
 
+// What the password step and a passkey sign-in send to be recognised as a known device.
+function knownDevice() {
+  const known = deviceToken();
+  return known ? { device_token: known } : {};
+}
+
 function keepTokens(pair) {
   state.access = pair.access_token;
   state.refresh = pair.refresh_token;
@@ -137,6 +212,104 @@ function restart() {
   $("code-form").hidden = true;
   $("code-sent").hidden = true;
   show("screen-login");
+  armPasskeyAutofill();
+}
+
+// --- passkey sign-in: the phone or computer alone, no NIR or password ----------------
+
+async function conditionalMediationAvailable() {
+  return Boolean(
+    biometricsAvailable() &&
+      typeof PublicKeyCredential.isConditionalMediationAvailable === "function" &&
+      (await PublicKeyCredential.isConditionalMediationAvailable()),
+  );
+}
+
+function stopPasskeyAutofill() {
+  if (state.autofillTimer) clearTimeout(state.autofillTimer);
+  state.autofillTimer = null;
+  if (state.autofill) state.autofill.abort();
+  state.autofill = null;
+}
+
+function passkeyOff() {
+  stopPasskeyAutofill();
+  $("passkey-choice").hidden = true;
+}
+
+async function beginPasskey() {
+  try {
+    return await api("POST", "/auth/passkey/options", { body: knownDevice() });
+  } catch (error) {
+    if (error.code === "not_found") passkeyOff(); // switched off on the server
+    throw error;
+  }
+}
+
+async function finishPasskey(started, credential) {
+  keepTokens(
+    await api("POST", "/auth/passkey/verify", {
+      body: credential.toJSON(),
+      token: started.passkey_token,
+    }),
+  );
+  stopPasskeyAutofill();
+  await openAccount("Vous êtes connecté avec la biométrie.");
+}
+
+// Offer this device's passkeys in the NIR field's suggestions (passkey autofill), where
+// the browser can. The request waits until the person picks one, or is renewed before
+// its challenge expires.
+async function armPasskeyAutofill() {
+  stopPasskeyAutofill();
+  const controller = new AbortController();
+  state.autofill = controller; // set before any wait, so that a newer call can abort it
+  if (!(await conditionalMediationAvailable()) || controller.signal.aborted) return;
+  let started;
+  try {
+    started = await beginPasskey();
+  } catch {
+    return; // the password remains; nothing to tell before the person acts
+  }
+  if (controller.signal.aborted) return;
+  const renewIn = Math.max(30, started.expires_in - 30) * 1000;
+  state.autofillTimer = setTimeout(armPasskeyAutofill, renewIn);
+  let credential;
+  try {
+    credential = await navigator.credentials.get({
+      mediation: "conditional",
+      publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(started.options),
+      signal: controller.signal,
+    });
+  } catch {
+    return; // aborted (the person used the form or the button), or nothing picked
+  }
+  if (!credential || controller.signal.aborted) return;
+  clearMessage();
+  try {
+    await finishPasskey(started, credential);
+  } catch (error) {
+    showError(error);
+    armPasskeyAutofill();
+  }
+}
+
+async function onPasskeySignIn() {
+  clearMessage();
+  // One WebAuthn request at a time: the autofill one gives way to the button's.
+  stopPasskeyAutofill();
+  try {
+    const started = await beginPasskey();
+    const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(started.options);
+    const credential = await navigator.credentials.get({ publicKey });
+    await finishPasskey(started, credential);
+  } catch (error) {
+    if (error.code === "not_found") say(MESSAGES.passkeyOff, true);
+    else if (error.name === "NotAllowedError" || error.name === "AbortError") {
+      say(MESSAGES.passkeyCancelled, true);
+    } else showError(error);
+    if (!state.access) armPasskeyAutofill();
+  }
 }
 
 // --- step 1: NIR and password -----------------------------------------------------------
@@ -147,13 +320,15 @@ async function onLogin(event) {
   const nir = $("nir").value.trim().toUpperCase();
   const password = $("password").value;
   try {
-    const credentials = { nir, password };
-    const known = deviceToken();
-    if (known) credentials.device_token = known;
-    const started = await api("POST", "/auth/login", { body: credentials });
+    const started = await api("POST", "/auth/login", {
+      body: { nir, password, ...knownDevice() },
+    });
+    stopPasskeyAutofill();
     state.mfaToken = started.mfa_token;
     state.methods = started.methods;
+    state.hints = started;
     $("password").value = "";
+    renderChannels(started);
     $("biometric-choice").hidden = !(started.methods.includes("webauthn") && biometricsAvailable());
     $("code-form").hidden = true;
     $("code-sent").hidden = true;
@@ -165,7 +340,33 @@ async function onLogin(event) {
   }
 }
 
-// --- step 2: emailed code or biometrics -------------------------------------------------
+// --- step 2: a code (email, SMS, trusted person) or biometrics --------------------------
+
+function renderChannels(started) {
+  const box = $("channels");
+  box.replaceChildren();
+  let first = true;
+  for (const [channel, info] of Object.entries(CHANNELS)) {
+    if (!started.methods.includes(info.method)) continue;
+    const label = document.createElement("label");
+    label.className = "choice";
+    const radio = document.createElement("input");
+    radio.type = "radio";
+    radio.name = "channel";
+    radio.value = channel;
+    radio.checked = first;
+    first = false;
+    label.append(radio, document.createTextNode(info.choice(started[info.hint])));
+    box.append(label);
+  }
+  $("channel-choice").hidden = box.childElementCount === 0;
+  $("send-code").hidden = box.childElementCount === 0;
+}
+
+function chosenChannel() {
+  const checked = document.querySelector("input[name='channel']:checked");
+  return checked ? checked.value : undefined;
+}
 
 function stopCountdown() {
   if (state.countdown) clearInterval(state.countdown);
@@ -196,8 +397,15 @@ function startCountdown(seconds) {
 async function onSendCode() {
   clearMessage();
   try {
-    const sent = await api("POST", "/auth/otp", { token: state.mfaToken });
-    $("code-sent").textContent = MESSAGES.codeSent(sent.email_hint);
+    const channel = chosenChannel();
+    const sent = await api("POST", "/auth/otp", {
+      token: state.mfaToken,
+      body: channel ? { channel } : undefined,
+    });
+    const info = CHANNELS[sent.channel];
+    $("code-label").textContent = info.label;
+    $("code-sent").textContent =
+      `${info.sent(sent.destination_hint)} Il est valable ${minutes(sent.expires_in)} minutes.`;
     $("code-sent").hidden = false;
     $("code-form").hidden = false;
     startCountdown(sent.resend_after);
@@ -265,7 +473,7 @@ async function refreshAccount() {
     accountApi("GET", "/account/mandates"),
   ]);
   $("account-summary").textContent =
-    `Numéro de sécurité sociale : ${account.nir_masked} — courriel : ${account.email}`;
+    `Numéro de sécurité sociale : ${account.nir_masked} — courriel : ${account.email || "aucun"}`;
   renderDevices(account.authenticators);
   renderMandates(mandates.items);
   renderSessions(sessions.items);
@@ -382,6 +590,12 @@ function renderDevices(devices) {
     item.querySelector(".device-name").textContent = device.name;
     item.querySelector(".device-dates").textContent =
       `Associé le ${formatDate(device.created_at)} — dernière utilisation : ${formatDate(device.last_used_at)}`;
+    if (device.discoverable && !device.blocked) {
+      const alone = document.createElement("p");
+      alone.className = "hint";
+      alone.textContent = "Peut vous connecter seul, sans numéro ni mot de passe.";
+      item.insertBefore(alone, item.querySelector(".actions"));
+    }
     if (device.blocked) {
       const blocked = document.createElement("p");
       blocked.className = "blocked";
@@ -402,7 +616,11 @@ function renderSessions(sessions) {
   list.replaceChildren();
   for (const session of sessions) {
     const item = document.createElement("li");
-    const how = session.amr.includes("hwk") ? "biométrie" : "code par courriel";
+    const how = session.amr.includes("hwk")
+      ? "biométrie"
+      : session.amr.includes("sms")
+        ? "code par SMS"
+        : "code par courriel";
     const text = document.createElement("p");
     text.textContent = `${session.current ? "Cette connexion" : "Autre connexion"} — ${how} — depuis le ${formatDate(session.created_at)}`;
     item.append(text);
@@ -506,6 +724,142 @@ async function onSignOut() {
   say("Vous êtes déconnecté.");
 }
 
+// --- « Mes coordonnées » -----------------------------------------------------------------
+
+const PHONE_DISPLAY = (e164) => {
+  // +33612345678 -> 06 12 34 56 78 (overseas numbers keep their +590… form)
+  if (!e164.startsWith("+33")) return e164;
+  return ("0" + e164.slice(3)).replace(/(\d{2})(?=\d)/g, "$1 ");
+};
+
+async function openContacts() {
+  clearMessage();
+  closeEditor();
+  show("screen-contacts");
+  await refreshContacts();
+}
+
+async function refreshContacts() {
+  const contacts = await accountApi("GET", "/account/contacts");
+  const list = $("contacts");
+  list.replaceChildren();
+  for (const [kind, info] of Object.entries(CONTACTS)) {
+    const contact = contacts[kind];
+    const item = $("contact-template").content.firstElementChild.cloneNode(true);
+    item.querySelector(".contact-title").textContent = info.title;
+    let value = "Aucune";
+    if (contact) {
+      value = kind === "phone" ? PHONE_DISPLAY(contact.value) : contact.value;
+      if (contact.name) value = `${contact.name} — ${value}`;
+    } else if (kind === "phone") {
+      value = "Aucun";
+    }
+    item.querySelector(".contact-value").textContent = value;
+    item.querySelector(".contact-dates").textContent =
+      contact && contact.verified_at ? `Confirmé le ${formatDate(contact.verified_at)}` : "";
+    const edit = item.querySelector("[data-action='edit-contact']");
+    edit.textContent = contact ? "Modifier" : "Ajouter";
+    const remove = item.querySelector("[data-action='remove-contact']");
+    remove.hidden = !contact;
+    for (const button of [edit, remove]) {
+      button.dataset.kind = kind;
+      button.setAttribute("aria-label", `${button.textContent} : ${info.title}`);
+    }
+    list.append(item);
+  }
+}
+
+function openEditor(kind) {
+  const info = CONTACTS[kind];
+  state.editing = kind;
+  $("editor-title").textContent = info.title;
+  $("contact-value-label").textContent = info.label;
+  $("contact-value-hint").textContent = info.hint;
+  const input = $("contact-value");
+  input.value = "";
+  for (const [name, value] of Object.entries(info.input)) input.setAttribute(name, value);
+  $("contact-name-field").hidden = kind !== "trusted_email";
+  $("contact-name").value = "";
+  $("contact-code-label").textContent = info.codeLabel;
+  $("contact-form").hidden = false;
+  $("contact-code-form").hidden = true;
+  $("contact-editor").hidden = false;
+  input.focus();
+}
+
+function closeEditor() {
+  state.editing = null;
+  $("contact-editor").hidden = true;
+}
+
+function reauthenticationHint(error) {
+  if (error.code === "reauthentication_required") {
+    say(`${error.message} Déconnectez-vous puis reconnectez-vous.`, true);
+  } else {
+    showError(error);
+  }
+}
+
+async function onContactSubmit(event) {
+  event.preventDefault();
+  clearMessage();
+  const kind = state.editing;
+  const body = { value: $("contact-value").value.trim() };
+  if (kind === "trusted_email") body.name = $("contact-name").value.trim();
+  try {
+    const sent = await accountApi("PUT", `/account/contacts/${kind}`, body);
+    $("contact-code-sent").textContent =
+      `Un code a été envoyé à ${sent.destination_hint}. Il est valable ${minutes(sent.expires_in)} minutes. Rien ne change tant qu'il n'est pas saisi.`;
+    $("contact-form").hidden = true;
+    $("contact-code-form").hidden = false;
+    $("contact-code").value = "";
+    $("contact-code").focus();
+  } catch (error) {
+    const fields = error.body && error.body.errors;
+    if (fields && (fields.value || fields.name)) say((fields.value || fields.name)[0], true);
+    else reauthenticationHint(error);
+  }
+}
+
+async function onContactCode(event) {
+  event.preventDefault();
+  clearMessage();
+  const kind = state.editing;
+  const code = $("contact-code").value.trim();
+  if (!/^[0-9]{6}$/.test(code)) {
+    say("Le code doit comporter 6 chiffres.", true);
+    return;
+  }
+  try {
+    await accountApi("POST", `/account/contacts/${kind}/verify`, { code });
+    closeEditor();
+    say(`${CONTACTS[kind].title} : enregistré. Un message de confirmation vous a été envoyé.`);
+    await refreshContacts();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function onContactsAction(event) {
+  const button = event.target.closest("button[data-action]");
+  if (!button) return;
+  const { action, kind } = button.dataset;
+  clearMessage();
+  if (action === "edit-contact") {
+    openEditor(kind);
+    return;
+  }
+  if (action !== "remove-contact") return;
+  if (!window.confirm(`Retirer : ${CONTACTS[kind].title} ? Vous n'y recevrez plus de code.`)) return;
+  try {
+    await accountApi("DELETE", `/account/contacts/${kind}`);
+    say(`${CONTACTS[kind].title} : retiré.`);
+    await refreshContacts();
+  } catch (error) {
+    reauthenticationHint(error);
+  }
+}
+
 // --- wiring -----------------------------------------------------------------------------
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -513,11 +867,20 @@ document.addEventListener("DOMContentLoaded", () => {
   $("send-code").addEventListener("click", onSendCode);
   $("code-form").addEventListener("submit", onVerifyCode);
   $("use-biometrics").addEventListener("click", onUseBiometrics);
+  $("passkey-sign-in").addEventListener("click", onPasskeySignIn);
   $("enable-form").addEventListener("submit", onEnableBiometrics);
   $("mandate-form").addEventListener("submit", onGrantMandate);
   $("sign-out").addEventListener("click", onSignOut);
   $("screen-account").addEventListener("click", onAccountAction);
+  $("open-contacts").addEventListener("click", () => openContacts().catch(showError));
+  $("close-contacts").addEventListener("click", () => openAccount().catch(showError));
+  $("contacts").addEventListener("click", onContactsAction);
+  $("contact-form").addEventListener("submit", onContactSubmit);
+  $("contact-code-form").addEventListener("submit", onContactCode);
+  $("cancel-contact").addEventListener("click", closeEditor);
   for (const link of document.querySelectorAll("[data-action='restart']")) {
     link.addEventListener("click", restart);
   }
+  $("passkey-choice").hidden = !biometricsAvailable();
+  armPasskeyAutofill();
 });

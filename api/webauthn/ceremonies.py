@@ -75,6 +75,8 @@ class ParsedRegistration:
     credential: RegistrationCredential
     challenge: bytes
     transports: list[str]
+    # The client's credProps answer: a discoverable credential or not; None when unsaid.
+    discoverable: bool | None
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,11 @@ def begin_registration(
         exclude_credentials=_descriptors(exclude),
         supported_pub_key_algs=ALGORITHMS,
     )
-    return json.loads(options_to_json(options)), challenge
+    options_json = json.loads(options_to_json(options))
+    # Ask the client to say whether it made a discoverable credential (WebAuthn L3 §10.1.3):
+    # only those can sign in alone, without the password step.
+    options_json["extensions"] = {"credProps": True}
+    return options_json, challenge
 
 
 # base64url without padding, as WebAuthn's JSON forms use (padding tolerated). Checked
@@ -164,7 +170,18 @@ def parse_registration(payload: object) -> ParsedRegistration:
     except Exception as exc:  # py_webauthn raises many types on malformed input
         raise MalformedCredential(type(exc).__name__) from exc
     transports = [t.value for t in (credential.response.transports or [])]
-    return ParsedRegistration(credential, client_data.challenge, transports)
+    return ParsedRegistration(credential, client_data.challenge, transports, _resident_key(payload))
+
+
+def _resident_key(payload: dict[str, Any]) -> bool | None:
+    """Read ``clientExtensionResults.credProps.rk``: absent means "unknown", not "no"."""
+    results = payload.get("clientExtensionResults")
+    props = results.get("credProps") if isinstance(results, dict) else None
+    if props is None:
+        return None
+    if not isinstance(props, dict) or not isinstance(props.get("rk", False), bool):
+        raise MalformedCredential("credProps is not {rk: boolean}")
+    return props.get("rk")
 
 
 def _require_top_level_context(client_data_json: bytes) -> None:

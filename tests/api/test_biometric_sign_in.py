@@ -248,6 +248,7 @@ def test_unknown_credential_is_refused(auth, account, client, phone, enrolled):
             "pubKeyCredParams": [{"alg": -7}],
         },
         origin=ANDROID_ORIGIN,
+        discoverable=True,
     )
     response = bio_verify(
         client, mfa, stranger.get({**options, "allowCredentials": []}, origin=ANDROID_ORIGIN)

@@ -40,6 +40,8 @@ def test_creation_options_follow_the_contract(client, signed_in, account, app):
         "requireResidentKey": False,
         "userVerification": "required",
     }
+    # Whether the platform made a discoverable credential (a passkey) must come back.
+    assert options["extensions"] == {"credProps": True}
     assert [p["alg"] for p in options["pubKeyCredParams"]] == [-7, -8, -257]
     assert options["attestation"] == "none"
     assert options["excludeCredentials"] == []
@@ -68,6 +70,36 @@ def test_enrolment_right_after_sign_in(client, signed_in, phone, smtp, account):
     assert mail["Subject"] == "Nouvel appareil associé à votre compte"
     text = mail.get_body(preferencelist=("plain",)).get_content()
     assert "« Pixel 8 »" in text and "Si ce n'était pas vous" in text
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "discoverable"),
+    [
+        ({}, True),  # residentKey "preferred": a phone makes a passkey, credProps says so
+        ({"discoverable": False}, False),  # an authenticator without room for one
+        ({"report_cred_props": False}, None),  # a client that does not say
+    ],
+)
+def test_enrolment_records_whether_the_device_signs_in_alone(
+    client, signed_in, phone, kwargs, discoverable
+):
+    response = enrol(client, signed_in["access_token"], phone, **kwargs)
+    assert response.status_code == 201, response.json
+    assert response.json["discoverable"] is discoverable
+    listed = client.get(AUTHENTICATORS, headers=bearer(signed_in["access_token"])).json["items"]
+    assert listed[0]["discoverable"] is discoverable
+
+
+@pytest.mark.parametrize("cred_props", [{"rk": "yes"}, {"rk": 1}, "rk", [True]])
+def test_malformed_cred_props_are_a_400(client, signed_in, phone, cred_props):
+    access = bearer(signed_in["access_token"])
+    options = client.post(OPTIONS, headers=access).json
+    credential = phone.create(options, origin=ANDROID_ORIGIN)
+    credential["clientExtensionResults"] = {"credProps": cred_props}
+    response = client.post(
+        AUTHENTICATORS, json={"credential": credential, "name": "Pixel"}, headers=access
+    )
+    assert response.status_code == 400 and response.json["code"] == "validation_error"
 
 
 def test_packed_self_attestation_is_accepted(client, signed_in, phone):

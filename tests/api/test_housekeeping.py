@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from api.extensions import db
 from api.models import (
     AuthSession,
-    EmailCode,
     LoginTransaction,
+    OneTimeCode,
     OutboxMail,
     RefreshToken,
     SecurityEvent,
@@ -36,7 +36,7 @@ def test_purge_removes_only_what_expired(app, auth, account, runner, clock, clie
     assert result.exit_code == 0, result.output
     assert "login_transactions: 2 deleted" in result.output  # the two older sign-ins
 
-    assert count(app, EmailCode) == 1  # the live sign-in's code
+    assert count(app, OneTimeCode) == 1  # the live sign-in's code
     assert count(app, LoginTransaction) == 1
     assert count(app, AuthSession) == 1
     assert client.get("/api/v1/account", headers=bearer(live["access_token"])).status_code == 200

@@ -9,7 +9,7 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
 from api.extensions import db
-from api.infra import mailer
+from api.infra.outbox import MAIL
 from api.models import OutboxMail
 from tests.conftest import SmtpSink
 
@@ -113,7 +113,7 @@ def mail_rows(app) -> list[OutboxMail]:
 
 
 def test_a_delivered_message_keeps_no_body(app, auth, account, smtp, runner, clock):
-    # Delivered right after the response...
+    # Delivered by the pass that follows the request (a woken worker)...
     first = auth.start(account)
     assert auth.send_code(first).status_code == 202
     first_code = smtp.last_code(account.email)
@@ -195,7 +195,7 @@ def test_no_database_transaction_stays_open_while_talking_smtp(
     right_after = WatchingSink(engine, port=smtp.port)
     right_after.start()
     try:
-        assert auth.send_code(auth.start(account)).status_code == 202  # sent after the response
+        assert auth.send_code(auth.start(account)).status_code == 202  # sent by the woken worker
     finally:
         right_after.stop()
     clock.advance(seconds=61)
@@ -258,16 +258,16 @@ def test_a_send_that_cannot_be_recorded_is_recorded_later_never_sent_again(
     try:
         clock.advance(seconds=31)
         with app.app_context(), pytest.raises(OperationalError):
-            mailer.deliver_due()  # sent; then "sent" could not be written
+            MAIL.deliver_due()  # sent; then "sent" could not be written
         assert len(sink.to(account.email)) == 1
         clock.advance(minutes=10)  # the claim's lease is long over
         with app.app_context(), pytest.raises(OperationalError):
-            mailer.deliver_due()  # still down
+            MAIL.deliver_due()  # still down
         outage.on = False
         with app.app_context():
             # The earlier send is recorded before anything is claimed: nothing to resend.
-            assert mailer.deliver_due() == 0
-            assert mailer.deliver_due() == 0
+            assert MAIL.deliver_due() == 0
+            assert MAIL.deliver_due() == 0
     finally:
         sink.stop()
         outage.close()

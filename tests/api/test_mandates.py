@@ -9,7 +9,7 @@ import pytest
 
 from api.nir import mask_nir
 from api.services.tokens import Holder, Principal
-from tests.conftest import bearer
+from tests.conftest import bearer, sample_path
 
 MANDATES = "/api/v1/account/mandates"
 MEDIATOR_MANDATES = "/api/v1/mediator/mandates"
@@ -236,7 +236,7 @@ def _holder_routes(app) -> list[tuple[str, str]]:
     for rule in app.url_map.iter_rules():
         doc = getattr(app.view_functions[rule.endpoint], "api_doc", None)
         if doc and doc["requires"] is Holder:
-            path = re.sub(r"<[^>]+>", "some-id", rule.rule)
+            path = sample_path(rule.rule)
             routes += [(m, path) for m in sorted(rule.methods - {"HEAD", "OPTIONS"})]
     return routes
 
@@ -280,6 +280,30 @@ def test_a_delegated_token_changes_nothing(app, client, delegated, holder, accou
     assert revoke.status_code == 403
     listed = client.get(MANDATES, headers=bearer(holder["access_token"])).json["items"]
     assert listed[0]["in_force"] is True
+
+
+def test_a_delegated_token_changes_no_contact(client, delegated, holder, account, smtp):
+    """Where codes go is the holder's alone: a mediator can neither ask for, confirm nor
+    remove a contact, even with well-formed bodies and a mandate freshly opened."""
+    headers = bearer(delegated["access_token"])
+    contacts = f"{ACCOUNT}/contacts"
+    before = client.get(contacts, headers=bearer(holder["access_token"])).json
+    sent_before = len(smtp.messages)
+    for kind, body in (
+        ("email", {"value": "aidant@exemple.fr"}),
+        ("phone", {"value": "0611223344"}),
+        ("trusted_email", {"value": "proche@exemple.fr", "name": "Un proche"}),
+    ):
+        asked = client.put(f"{contacts}/{kind}", json=body, headers=headers)
+        assert (asked.status_code, asked.json["code"]) == (403, "delegation_forbidden")
+    confirmed = client.post(f"{contacts}/email/verify", json={"code": "123456"}, headers=headers)
+    assert (confirmed.status_code, confirmed.json["code"]) == (403, "delegation_forbidden")
+    removed = client.delete(f"{contacts}/email", headers=headers)
+    assert (removed.status_code, removed.json["code"]) == (403, "delegation_forbidden")
+    # Nothing was sent anywhere and the contacts are as they were.
+    assert len(smtp.messages) == sent_before
+    assert client.get(contacts, headers=bearer(holder["access_token"])).json == before
+    assert before["email"]["value"] == account.email
 
 
 def test_a_mandate_without_consult_does_not_read_the_account(client, holder, helper, mediator):

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from api.extensions import db
 from api.infra import totp
 from api.models import Mediator
-from tests.conftest import MEDIATOR_LOGIN, bearer
+from tests.conftest import MEDIATOR_LOGIN, bearer, sample_path
 
 PROFILE = "/api/v1/mediator"
 PASSWORD = "/api/v1/mediator/password"
@@ -336,7 +336,7 @@ def _routes(app, prefix: str) -> list[tuple[str, str]]:
     routes = []
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith(prefix) and rule.rule != MEDIATOR_LOGIN:
-            path = re.sub(r"<[^>]+>", "some-id", rule.rule)
+            path = sample_path(rule.rule)
             routes += [(method, path) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
     return routes
 

@@ -89,11 +89,15 @@ def test_demo_command_prepares_a_working_account(tmp_path, smtp, redis_prefix):
     result = app.test_cli_runner().invoke(args=["demo", "--no-serve"])
     assert result.exit_code == 0, result.output
     assert "1850575123456" in result.output
+    # This set-up sends real mail: the node only queues it, so a worker must run.
+    assert "flask --app wsgi mail deliver --loop" in result.output
     response = client.post(
         "/api/v1/auth/login",
         json={"nir": "1850575123456", "password": "Bienvenue à la Caf 2026"},
     )
     assert response.status_code == 200
+    assert response.json["methods"] == ["email_otp", "sms_otp"]  # the demo has a mobile too
+    assert "+33612345678" in result.output
 
 
 def test_demo_warns_loudly_when_served_beyond_loopback(tmp_path, smtp, redis_prefix, monkeypatch):
@@ -123,6 +127,9 @@ def test_production_refuses_unsafe_settings():
         "SECRET_KEY": "s" * 40,
         "JWT_SECRET_KEY": "j" * 40,
         "MAIL_BACKEND": "smtp",
+        "SMS_BACKEND": "http",
+        "SMS_API_URL": "https://api.sms.example",
+        "SMS_API_KEY": "k" * 32,
         "WEBAUTHN_RP_ID": "moncompte.caf.fr",
         "WEBAUTHN_ORIGINS": "https://moncompte.caf.fr",
     }
@@ -131,6 +138,9 @@ def test_production_refuses_unsafe_settings():
         ({"SECRET_KEY": ""}, "SECRET_KEY"),
         ({"JWT_SECRET_KEY": "short"}, "JWT_SECRET_KEY"),
         ({"MAIL_BACKEND": "outbox"}, "MAIL_BACKEND"),
+        ({"SMS_BACKEND": "outbox"}, "SMS_BACKEND"),
+        ({"SMS_API_URL": "http://api.sms.example"}, "HTTPS"),
+        ({"SMS_API_KEY": ""}, "SMS_API_KEY"),
         ({"WEBAUTHN_ORIGINS": "http://moncompte.caf.fr"}, "HTTPS"),
         ({"DATABASE_URL": "sqlite:///x.db"}, "server database"),
         ({"JWT_SECRET_KEY": "s" * 40}, "differ"),
@@ -149,6 +159,13 @@ def test_production_refuses_unsafe_settings():
         ("MAIL_BACKEND", "pigeon"),
         ("DELEGATED_SESSION_TTL_SECONDS", "7200"),  # the contract caps it at an hour
         ("JWT_AUDIENCE", "mediator"),  # holders' tokens would open the mediators' API
+        ("SMS_BACKEND", "pigeon"),
+        ("SMS_BACKEND", "http"),  # without SMS_API_URL
+        ("SMS_SENDER", "CafAllocations"),  # 14 characters
+        ("SMS_SENDER", "Caf Info"),
+        ("SMS_SENDER", "0612345678"),  # a number, not a name
+        ("SMS_SENDER", ""),
+        ("SMS_TIMEOUT_SECONDS", "0"),
     ],
 )
 def test_invalid_settings_are_refused_at_start_up(name, value):
@@ -202,10 +219,11 @@ def test_migrations_build_the_models_schema_from_empty(tmp_path, smtp, redis_pre
             assert {
                 "accounts",
                 "login_transactions",
-                "email_codes",
+                "one_time_codes",
                 "sessions",
                 "refresh_tokens",
                 "outbox_mail",
+                "outbox_sms",
                 "security_events",
             } <= tables
             db.engine.dispose()
@@ -227,3 +245,99 @@ def test_android_origin_from_a_certificate_fingerprint(runner):
         result.output.strip() == "android:apk-key-hash:2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2to"
     )
     assert runner.invoke(args=["webauthn", "android-origin", "AB:CD"]).exit_code != 0
+
+
+def test_accounts_create_with_a_mobile_only(runner, auth):
+    nir = fresh_nir()
+    result = runner.invoke(
+        args=[
+            "accounts",
+            "create",
+            "--nir",
+            nir,
+            "--phone",
+            "07 56 12 34 56",
+            "--password",
+            "Ma phrase de passe 77",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    login = auth.client.post(
+        "/api/v1/auth/login", json={"nir": nir, "password": "Ma phrase de passe 77"}
+    )
+    assert login.json["methods"] == ["sms_otp"]
+    assert login.json["phone_hint"] == "07 •• •• •• 56"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ([], "numéro de mobile"),  # neither an address nor a mobile
+        (["--phone", "01 42 00 00 00"], "mobile"),
+        (["--email", "pas-une-adresse"], "Adresse"),
+    ],
+)
+def test_accounts_create_needs_a_way_to_receive_codes(runner, options, message):
+    result = runner.invoke(
+        args=[
+            "accounts",
+            "create",
+            "--nir",
+            fresh_nir(),
+            "--password",
+            "Ma phrase de passe 77",
+            *options,
+        ]
+    )
+    assert result.exit_code != 0 and message in result.output
+
+
+def test_accounts_import_csv_with_a_phone_column(runner, tmp_path, auth):
+    email_only, phone_only, both, neither = (fresh_nir() for _ in range(4))
+    csv_file = tmp_path / "accounts.csv"
+    csv_file.write_text(
+        "nir,email,phone,password\n"
+        f"{email_only},un@exemple.fr,,Ma phrase de passe 77\n"
+        f"{phone_only},,06 12 34 56 78,Ma phrase de passe 77\n"
+        f"{both},trois@exemple.fr,0690123456,Ma phrase de passe 77\n"
+        f"{neither},,,Ma phrase de passe 77\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(args=["accounts", "import", str(csv_file)])
+    assert "3 created, 1 refused." in result.output and "line 5" in result.output
+    methods = {
+        nir: auth.client.post(
+            "/api/v1/auth/login", json={"nir": nir, "password": "Ma phrase de passe 77"}
+        ).json["methods"]
+        for nir in (email_only, phone_only, both)
+    }
+    assert methods == {
+        email_only: ["email_otp"],
+        phone_only: ["sms_otp"],
+        both: ["email_otp", "sms_otp"],
+    }
+
+
+def test_existing_accounts_keep_their_address_through_migration_0006(tmp_path, smtp, redis_prefix):
+    app = create_app(
+        make_settings(f"sqlite:///{tmp_path / 'before.sqlite3'}", smtp.port, redis_prefix)
+    )
+    with app.app_context():
+        directory = app.extensions["migrate"].directory
+        upgrade(directory=directory, revision="0005_outbox_sms")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO accounts (id, nir_hash, nir_masked, email, password_hash, "
+                    "webauthn_user_handle, created_at, password_changed_at, last_code_sent_at) "
+                    "VALUES ('a1', x'00', '1 85 •• •• ••• 456', 'ancien@exemple.fr', 'h', x'01', "
+                    "'2026-01-01 00:00:00', '2026-01-01 00:00:00', NULL)"
+                )
+            )
+        upgrade(directory=directory)
+        with db.engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT email, email_verified_at, phone, trusted_email FROM accounts")
+            ).one()
+        db.engine.dispose()
+    assert tuple(row) == ("ancien@exemple.fr", None, None, None)

@@ -56,11 +56,37 @@ def browser() -> Iterator:
         browser.close()
 
 
-class VirtualPhone:
-    """A page on a phone-sized screen with a platform authenticator (CDP WebAuthn domain)."""
+# Before any page script: record how the page asks for credentials ("conditional" for
+# passkey autofill, "modal" for a button), and optionally play a browser that offers no
+# passkey autofill (isConditionalMediationAvailable() false).
+WEBAUTHN_SPY = """
+(() => {
+  window.__webauthnGets = [];
+  const get = navigator.credentials.get.bind(navigator.credentials);
+  navigator.credentials.get = (options) => {
+    window.__webauthnGets.push((options && options.mediation) || "modal");
+    return get(options);
+  };
+  if (%s && window.PublicKeyCredential) {
+    PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);
+  }
+})();
+"""
 
-    def __init__(self, browser, *, user_verified: bool = True) -> None:
+
+class VirtualPhone:
+    """A page on a phone-sized screen with a platform authenticator (CDP WebAuthn domain).
+
+    Chromium's virtual authenticator answers a passkey autofill request at once, as if the
+    person picked the first suggestion; ``passkey_autofill=False`` plays a browser without
+    passkey autofill, for journeys through the password and the buttons.
+    """
+
+    def __init__(
+        self, browser, *, user_verified: bool = True, passkey_autofill: bool = True
+    ) -> None:
         self.context = browser.new_context(viewport=PHONE, locale="fr-FR", device_scale_factor=2)
+        self.context.add_init_script(WEBAUTHN_SPY % ("false" if passkey_autofill else "true"))
         self.context.set_default_timeout(HTTP_SECONDS * 1000)
         self.context.set_default_navigation_timeout(HTTP_SECONDS * 1000)
         self.page = self.context.new_page()
@@ -86,6 +112,10 @@ class VirtualPhone:
             {"authenticatorId": self.authenticator_id, "isUserVerified": verified},
         )
 
+    def webauthn_requests(self) -> list[str]:
+        """Return how the page asked for credentials so far: "conditional" or "modal"."""
+        return self.page.evaluate("window.__webauthnGets")
+
     def credentials(self) -> list[dict]:
         return self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.authenticator_id})[
             "credentials"
@@ -103,14 +133,22 @@ class VirtualPhone:
 
 @pytest.fixture
 def phone(browser) -> Iterator[VirtualPhone]:
+    """A phone whose browser offers passkey autofill."""
     device = VirtualPhone(browser)
     yield device
     device.close()
 
 
 @pytest.fixture
+def phone_without_autofill(browser) -> Iterator[VirtualPhone]:
+    device = VirtualPhone(browser, passkey_autofill=False)
+    yield device
+    device.close()
+
+
+@pytest.fixture
 def unverified_phone(browser) -> Iterator[VirtualPhone]:
-    device = VirtualPhone(browser, user_verified=False)
+    device = VirtualPhone(browser, user_verified=False, passkey_autofill=False)
     yield device
     device.close()
 

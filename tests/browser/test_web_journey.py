@@ -17,7 +17,7 @@ def sign_in_with_password(phone, url: str, nir: str = NIR) -> None:
     page.goto(url + "/")
     page.get_by_label("Numéro de sécurité sociale").fill(nir)
     page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
+    page.get_by_role("button", name="Se connecter", exact=True).click()
     expect(page.get_by_role("heading", name="Vérification")).to_be_visible()
 
 
@@ -31,7 +31,10 @@ def sign_in_with_code(phone, url: str, smtp, nir: str = NIR, email: str = EMAIL)
     expect(page.get_by_role("heading", name="Gérer mon compte")).to_be_visible()
 
 
-def test_full_journey_with_a_virtual_authenticator(web_server, phone, smtp):
+def test_full_journey_with_a_virtual_authenticator(web_server, phone_without_autofill, smtp):
+    # Without passkey autofill, which would sign the enrolled phone in alone (see
+    # test_passkey_sign_in.py): this journey goes through the password every time.
+    phone = phone_without_autofill
     web_server.create_account(NIR, EMAIL, PASSWORD)
     page = phone.page
     page.goto(web_server.url + "/")
@@ -62,7 +65,7 @@ def test_full_journey_with_a_virtual_authenticator(web_server, phone, smtp):
     expect(page.locator("#devices")).to_contain_text("Pixel de test")
     assert len(phone.credentials()) == 1
     phone.screenshot("04-gerer-mon-compte")
-    enrolment_mail = smtp.wait_for(EMAIL, "appareil")  # sent once the response is out
+    enrolment_mail = smtp.wait_for(EMAIL, "appareil")  # sent by the worker once the request commits
     assert enrolment_mail["Subject"] == "Nouvel appareil associé à votre compte"
 
     # Sign out, then in again with biometrics: no email this time.
@@ -107,8 +110,9 @@ def test_full_journey_with_a_virtual_authenticator(web_server, phone, smtp):
 
 
 def test_an_unverified_user_can_neither_enrol_nor_sign_in(
-    web_server, unverified_phone, phone, smtp
+    web_server, unverified_phone, phone_without_autofill, smtp
 ):
+    phone = phone_without_autofill
     web_server.create_account(NIR, EMAIL, PASSWORD)
     page = unverified_phone.page
     sign_in_with_code(unverified_phone, web_server.url, smtp)

@@ -13,6 +13,7 @@ from tests.timeouts import COMMAND_SECONDS
 NIR = "1850575123456"
 PASSWORD = "Bienvenue à la Caf 2026"
 EMAIL = "demo@moncompte.example"
+PHONE = "+33612345678"  # the demo account's, mobile-mock's default
 # A QA environment: short resend cooldown, so multi-phone scenarios run quickly.
 QA_SETTINGS = {"OTP_RESEND_SECONDS": "1", "OTP_HOURLY_CAP": "50"}
 
@@ -67,17 +68,35 @@ def test_readme_journey_with_the_dev_outbox(start_live_server, tmp_path):
     assert [d["name"] for d in devices] == ["Pixel 8"]
     assert devices[0]["last_used_at"] is not None
 
-    refused = mobile_mock(*base, "bio-sign-in", "--fault", "cloned")
+    # The phone alone: no NIR, no password, no code; the app keeps its device token.
+    assert mobile_mock(*base, "sign-out").returncode == 0
+    device_token = json.loads((tmp_path / "phone.json").read_text())["device_token"]
+    passkey = mobile_mock(*base, "passkey-sign-in")
+    assert passkey.returncode == 0, passkey.stdout + passkey.stderr
+    assert "Connecté avec la biométrie seule" in passkey.stdout
+    assert json.loads((tmp_path / "phone.json").read_text())["device_token"] == device_token
+
+    refused = mobile_mock(*base, "passkey-sign-in", "--fault", "cloned")
     assert refused.returncode == 1
     assert "webauthn_failed" in refused.stderr
+    blocked = mobile_mock(*base, "bio-sign-in")
+    assert blocked.returncode == 1 and "no_authenticator" in blocked.stderr
 
 
-def test_shipped_scenarios_with_a_real_smtp_sink(start_live_server, tmp_path):
+def test_shipped_scenarios_with_a_real_smtp_sink_and_sms_provider(start_live_server, tmp_path):
+    """Mail to mobile-mock's SMTP server, SMS to its fake provider: as in production."""
     smtp_port = _free_port()
+    sms_port = _free_port()
     server = start_live_server(
-        MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port), **QA_SETTINGS
+        MAIL_BACKEND="smtp",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp_port),
+        SMS_BACKEND="http",
+        SMS_API_URL=f"http://127.0.0.1:{sms_port}",
+        SMS_API_KEY="qa-key",
+        **QA_SETTINGS,
     )
-    server.create_account(NIR, EMAIL, PASSWORD)
+    server.create_account(NIR, EMAIL, PASSWORD, phone=PHONE)
     helper = create_mediator(server)
     for name in sorted(scenario.shipped()):
         run = mobile_mock(
@@ -87,6 +106,10 @@ def test_shipped_scenarios_with_a_real_smtp_sink(start_live_server, tmp_path):
             str(tmp_path / "phone.json"),
             "--smtp-sink",
             f"127.0.0.1:{smtp_port}",
+            "--sms-sink",
+            f"127.0.0.1:{sms_port}",
+            "--sms-api-key",
+            "qa-key",
             "run",
             name,
             "--mediator-email",
@@ -98,6 +121,39 @@ def test_shipped_scenarios_with_a_real_smtp_sink(start_live_server, tmp_path):
         )
         assert run.returncode == 0, f"{name}:\n{run.stdout}{run.stderr}"
         assert f"Scénario {name}: réussi" in run.stdout
+
+
+def test_sms_sign_in_and_contacts_with_the_dev_sms_outbox(start_live_server, tmp_path):
+    server = start_live_server(**QA_SETTINGS)
+    server.create_account(NIR, None, PASSWORD, phone=PHONE)  # no email at all
+    base = ["--base-url", server.url, "--device", str(tmp_path / "phone.json")]
+
+    signed_in = mobile_mock(*base, "sign-in")
+    assert signed_in.returncode == 0, signed_in.stdout + signed_in.stderr
+    assert "Connecté avec le code reçu par SMS" in signed_in.stdout
+    refused = mobile_mock(*base, "sign-in", "--channel", "email")
+    assert refused.returncode == 1 and "channel_unavailable" in refused.stderr
+
+    added = mobile_mock(*base, "--json", "add-contact", "email", EMAIL)
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert json.loads(added.stdout)["data"]["value"] == EMAIL
+    asked = mobile_mock(
+        *base, "--json", "add-contact", "trusted_email", "aidant@exemple.fr", "--name", "Aidant"
+    )
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    contacts = json.loads(mobile_mock(*base, "--json", "contacts").stdout)["data"]
+    assert contacts["email"]["value"] == EMAIL and contacts["phone"]["value"] == PHONE
+    assert contacts["trusted_email"]["name"] == "Aidant"
+
+    by_trusted = mobile_mock(
+        *base, "--trusted-email", "aidant@exemple.fr", "sign-in", "--channel", "trusted_email"
+    )
+    assert by_trusted.returncode == 0, by_trusted.stdout + by_trusted.stderr
+    assert "personne de confiance" in by_trusted.stdout
+    assert mobile_mock(*base, "remove-contact", "trusted_email").returncode == 0
+    assert mobile_mock(*base, "remove-contact", "email").returncode == 0
+    last = mobile_mock(*base, "remove-contact", "phone")
+    assert last.returncode == 1 and "last_channel" in last.stderr
 
 
 def test_a_wrong_expectation_exits_non_zero_and_says_why(start_live_server, tmp_path):

@@ -110,3 +110,11 @@ def test_webauthn_challenges_cross_nodes(nodes, smtp):
     assertion = app.device.authenticator.get(request_options, origin=app.device.origin)
     pair = route.on("b")._call("POST", "/auth/webauthn/verify", token=app.mfa_token, json=assertion)
     assert pair["token_type"] == "Bearer"
+
+    # Passkey sign-in: flow opened on A, assertion verified by B.
+    started = route.on("a")._call("POST", "/auth/passkey/options", json={})
+    assertion = app.device.authenticator.get(started["options"], origin=app.device.origin)
+    pair = route.on("b")._call(
+        "POST", "/auth/passkey/verify", token=started["passkey_token"], json=assertion
+    )
+    assert pair["token_type"] == "Bearer"

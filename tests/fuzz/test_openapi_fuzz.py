@@ -2,9 +2,9 @@
 always answers as its OpenAPI description says.
 
 Each operation gets a fresh app and account; the security scheme an operation declares
-(mfaToken, accessToken, refreshToken, mediatorToken) gets a real token of that kind, so the fuzzer
-reaches past authentication. Hypothesis drives schemathesis' strategies directly, one
-bounded run per operation.
+(mfaToken, accessToken, refreshToken, passkeyToken, mediatorToken) gets a real token of
+that kind, so the fuzzer reaches past authentication. Hypothesis drives schemathesis'
+strategies directly, one bounded run per operation.
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ from tests.conftest import AuthActions, MediatorActions, make_settings
 PROOF_BODIES = {
     "POST /api/v1/account/authenticators",
     "POST /api/v1/auth/webauthn/verify",
+    "POST /api/v1/auth/passkey/verify",
     "PUT /api/v1/account/password",
     "PUT /api/v1/mediator/password",
+    # An address or a number by the schema, but the kind in the path says which one.
+    "PUT /api/v1/account/contacts/{kind}",
 }
 
 
@@ -40,6 +43,15 @@ def _operations() -> list[str]:
 
 
 @pytest.fixture
+def app_settings() -> dict:
+    """Keep text messages in the outbox, as the app the operations are listed from does.
+
+    The development SMS outbox (``GET /api/v1/dev/sms``) is then described and fuzzed too.
+    """
+    return {"SMS_BACKEND": "outbox"}
+
+
+@pytest.fixture
 def tokens(client, smtp, clock, account, mediator) -> dict[str, str]:
     auth = AuthActions(client, smtp, clock)
     pair = auth.sign_in(account)
@@ -48,6 +60,7 @@ def tokens(client, smtp, clock, account, mediator) -> dict[str, str]:
         "refreshToken": pair["refresh_token"],
         "mfaToken": auth.start(account),
         "mediatorToken": MediatorActions(client, clock).activate(mediator)["access_token"],
+        "passkeyToken": client.post("/api/v1/auth/passkey/options").json["passkey_token"],
     }
 
 

@@ -12,13 +12,19 @@ from mobile_mock.client import ApiProblem, MobileApp
 from mobile_mock.device import AppIdentity, Device
 from mobile_mock.mediator import MediatorApp
 from mobile_mock.transport import FlaskTransport
-from tests.conftest import ANDROID_ORIGIN
+from tests.conftest import ANDROID_ORIGIN, NO_EMAIL, fresh_phone
 
 
 @pytest.fixture
 def app_settings() -> dict:
-    """The simulated person reads codes from the development outbox."""
-    return {"MAIL_BACKEND": "outbox"}
+    """The simulated person reads codes from the development outboxes (mail and SMS)."""
+    return {"MAIL_BACKEND": "outbox", "SMS_BACKEND": "outbox"}
+
+
+@pytest.fixture
+def account(make_account):
+    """A holder with an address and a mobile, like the demo account."""
+    return make_account(phone=fresh_phone())
 
 
 @pytest.fixture
@@ -34,6 +40,7 @@ def new_app(app, account, android):
             transport=FlaskTransport(app.test_client()),
             device=device or Device(app=android),
             email=account.email,
+            phone=account.phone,
         )
 
     return factory
@@ -83,7 +90,7 @@ def test_shipped_scenarios_pass_in_process(
 def test_code_sign_in_and_account_pages(new_app, account):
     phone = new_app()
     started = phone.sign_in(account.nir, account.password)
-    assert started["methods"] == ["email_otp"]
+    assert started["methods"] == ["email_otp", "sms_otp"]
     assert phone.send_code()["expires_in"] == 900
     phone.verify_code(phone.fetch_code())
     assert phone.account()["email"] == account.email
@@ -112,26 +119,67 @@ def test_expired_access_token_is_refreshed_once(new_app, account, app):
     assert phone.refresh_token != first_refresh
 
 
-@pytest.mark.parametrize(
-    ("fault", "outcome"),
-    [
-        ("uv_failed", "webauthn_failed"),
-        ("user_absent", "webauthn_failed"),
-        ("cloned", "webauthn_failed"),
-        ("tampered_signature", "webauthn_failed"),
-        ("wrong_app_signature", "webauthn_failed"),
-        ("replay", "webauthn_failed"),
-        ("synced", "webauthn_failed"),  # BE appeared on a single-device credential
-        ("counter_zero", "webauthn_failed"),  # the counter fell back to 0 after use
-        ("framed", "webauthn_failed"),
-    ],
-)
+SIGN_IN_FAULTS = [
+    ("uv_failed", "webauthn_failed"),
+    ("user_absent", "webauthn_failed"),
+    ("cloned", "webauthn_failed"),
+    ("tampered_signature", "webauthn_failed"),
+    ("wrong_app_signature", "webauthn_failed"),
+    ("replay", "webauthn_failed"),
+    ("synced", "webauthn_failed"),  # BE appeared on a single-device credential
+    ("counter_zero", "webauthn_failed"),  # the counter fell back to 0 after use
+    ("framed", "webauthn_failed"),
+]
+
+
+@pytest.mark.parametrize(("fault", "outcome"), SIGN_IN_FAULTS)
 def test_each_fault_is_refused_at_sign_in(enrolled_app, account, fault, outcome):
     enrolled_app.sign_in_with_biometrics(account.nir, account.password)  # counter now 1
     enrolled_app.sign_out()
     with pytest.raises(ApiProblem) as caught:
         enrolled_app.sign_in_with_biometrics(account.nir, account.password, faults=[fault])
     assert caught.value.code == outcome
+
+
+@pytest.mark.parametrize(("fault", "outcome"), SIGN_IN_FAULTS)
+def test_each_fault_is_refused_at_passkey_sign_in(enrolled_app, fault, outcome):
+    enrolled_app.sign_in_with_passkey()  # counter now 1
+    enrolled_app.sign_out()
+    with pytest.raises(ApiProblem) as caught:
+        enrolled_app.sign_in_with_passkey(faults=[fault])
+    assert caught.value.code == outcome
+
+
+def test_passkey_sign_in_needs_nothing_but_the_phone(enrolled_app, new_app, account):
+    device_token = enrolled_app.device.device_token
+    enrolled_app.sign_in_with_passkey()
+    assert enrolled_app.account()["authenticators"][0]["discoverable"] is True
+    assert enrolled_app.device.device_token == device_token  # the same known device
+    assert enrolled_app.activity()[0]["detail"] == (
+        "Connexion avec la biométrie seule, sans mot de passe."
+    )
+    with pytest.raises(AuthenticatorError):  # a phone without a passkey has nothing to offer
+        new_app("stranger").sign_in_with_passkey()
+
+
+def test_a_clone_is_refused_even_after_refused_attempts(enrolled_app, new_app, account, clock):
+    """Refused assertions move the phone's counter on, never the server's."""
+    enrolled_app.sign_in_with_biometrics(account.nir, account.password)  # server: 1
+    enrolled_app.sign_out()
+    for _ in range(3):  # the phone now counts 4
+        with pytest.raises(ApiProblem):
+            enrolled_app.sign_in_with_biometrics(
+                account.nir, account.password, faults=["uv_failed"]
+            )
+    with pytest.raises(ApiProblem) as caught:
+        enrolled_app.sign_in_with_biometrics(account.nir, account.password, faults=["cloned"])
+    assert caught.value.code == "webauthn_failed"
+    credential = enrolled_app.device.authenticator.credentials[0]
+    assert (credential.sign_count, credential.accepted_sign_count) == (4, 1)
+    clock.advance(seconds=61)  # the code cooldown of the enrolment's sign-in
+    tablet = new_app("tablet")
+    tablet.sign_in_with_code(account.nir, account.password)
+    assert [device["blocked"] for device in tablet.authenticators()] == [True]
 
 
 @pytest.mark.parametrize("fault", ["uv_failed", "user_absent", "wrong_app_signature", "framed"])
@@ -258,3 +306,80 @@ def test_the_mediators_app_waits_for_a_new_code_rather_than_reuse_one(
     again.sign_in(mediator.email, mediator.password)  # no replayed code: it waited
     assert len(waits) == 1 and 0 < waits[0] <= 30.1
     assert oct((tmp_path / "aidant.json").stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_phone_only_holder_signs_in_by_sms(app, make_account, android):
+    holder = make_account(email=NO_EMAIL, phone=fresh_phone())
+    phone = MobileApp(
+        transport=FlaskTransport(app.test_client()),
+        device=Device(app=android),
+        phone="0" + holder.phone[3:],  # as the person writes it: read as +33…
+    )
+    phone.sign_in_with_code(holder.nir, holder.password)
+    assert phone.code_channel == "sms" and phone.methods == ["sms_otp"]
+    assert phone.hints == {"phone_hint": f"06 •• •• •• {holder.phone[-2:]}"}
+    assert phone.account()["phone"] == holder.phone
+    assert phone.sessions()[0]["amr"] == ["pwd", "sms"]
+
+
+def test_an_email_and_phone_holder_chooses_the_channel(new_app, account):
+    phone = new_app()
+    phone.sign_in_with_code(account.nir, account.password, channel="sms")
+    assert phone.sessions()[0]["amr"] == ["pwd", "sms"]
+    phone.sign_out()
+    phone.sign_in_with_code(account.nir, account.password)  # default: email
+    assert phone.code_channel == "email"
+
+
+def test_contacts_are_added_verified_and_removed(new_app, account, clock):
+    phone = new_app()
+    phone.sign_in_with_code(account.nir, account.password)
+    phone.trusted_email = "fille@exemple.fr"
+    sent = phone.add_contact("trusted_email", "fille@exemple.fr", "Ma fille")
+    assert sent["destination_hint"] == "f•••@e•••.fr"
+    assert phone.contacts()["trusted_email"] is None  # nothing changes before the code
+    in_force = phone.verify_contact(
+        "trusted_email", phone.fetch_contact_code("trusted_email", "fille@exemple.fr")
+    )
+    assert in_force["name"] == "Ma fille"
+    phone.sign_out()
+
+    phone.sign_in(account.nir, account.password)
+    assert phone.methods == ["email_otp", "sms_otp", "trusted_email_otp"]
+    phone.send_code("trusted_email")
+    phone.verify_code(phone.fetch_code())
+    assert [e["type"] for e in phone.activity()][:2] == ["sign_in", "code_sent"]
+
+    phone.remove_contact("trusted_email")
+    phone.remove_contact("email")
+    with pytest.raises(ApiProblem) as caught:
+        phone.remove_contact("phone")
+    assert caught.value.code == "last_channel"
+    clock.advance(seconds=61)
+    phone.change_contact("email", account.email)
+    assert phone.contacts()["email"]["value"] == account.email
+
+
+def test_the_sms_sink_speaks_the_provider_api():
+    import requests
+
+    from mobile_mock.sms import SEND_PATH, SmsSink
+
+    with SmsSink("127.0.0.1", 0, api_key="cle-de-test") as sink:
+        send = sink.url + SEND_PATH
+        body = {
+            "sender": "Caf",
+            "recipient": "33612345678",
+            "content": "042917 est votre code de connexion",
+            "type": "transactional",
+            "tag": "sign-in",
+        }
+        accepted = requests.post(send, json=body, headers={"api-key": "cle-de-test"}, timeout=10)
+        assert accepted.status_code == 201 and accepted.json() == {"messageId": 1}
+        assert requests.post(send, json=body, timeout=10).status_code == 401
+        unsound = {**body, "recipient": "+33612345678"}
+        headers = {"api-key": "cle-de-test"}
+        assert requests.post(send, json=unsound, headers=headers, timeout=10).status_code == 400
+        assert sink.latest("+33612345678").code == "042917"
+        assert sink.latest("06 12 34 56 78").code == "042917"
+        assert sink.latest("+33700000000") is None

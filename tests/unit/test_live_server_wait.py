@@ -111,7 +111,7 @@ def test_a_node_that_exits_fails_at_once_with_its_log(log):
             live_server.wait_until_up(server.url, Exited(), log)
     finally:
         server.stop()
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # far from the 90-s default, even when busy
 
 
 def test_a_node_that_never_answers_fails_at_the_deadline(log):
@@ -122,4 +122,4 @@ def test_a_node_that_never_answers_fails_at_the_deadline(log):
             live_server.wait_until_up(server.url, Running(), log, deadline=2, attempt_seconds=0.5)
     finally:
         server.stop()
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # far from the 90-s default, even when busy

@@ -15,7 +15,7 @@ def test_a_code_mailed_late_is_waited_for(smtp):
     message.set_content("Votre code :\n\n314159\n")
 
     def send_late() -> None:
-        time.sleep(6)  # a live node under load, sending once its response is out
+        time.sleep(6)  # a live node and its worker under load
         with smtplib.SMTP("127.0.0.1", smtp.port, timeout=30) as client:
             client.send_message(message)
 

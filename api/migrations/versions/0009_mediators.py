@@ -1,7 +1,7 @@
 """mediators, their sessions and refresh tokens, mandates, delegated sessions
 
 Revision ID: 0009_mediators
-Revises: 0004_known_devices
+Revises: 0007_passkeys
 Create Date: 2026-12-01 12:00:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0009_mediators'
-down_revision = '0004_known_devices'
+down_revision = '0007_passkeys'
 branch_labels = None
 depends_on = None
 
