@@ -1,5 +1,8 @@
 """A simulated phone: its authenticator, the app's identity, and its secure storage.
 
+A mediator's device also keeps their authenticator app (the TOTP enrolment URI) and the
+delegated session they have open.
+
 Saved as a JSON file, so a tester can enrol today and sign in tomorrow. The app's
 identity decides the WebAuthn origin its assertions carry: an Android app signs with
 ``android:apk-key-hash:<base64url SHA-256 of its signing certificate>``; a web page or
@@ -53,6 +56,10 @@ class Device:
     # The app install's device_token: outlives sign-outs, so that strangers' wrong
     # passwords for this account never lock this phone out.
     device_token: str | None = None
+    # A mediator's device: their authenticator app ({"uri", "last_step"}) and the
+    # delegated session they opened ({"access_token", "mandate_id"}).
+    totp: dict[str, Any] = field(default_factory=dict)
+    delegated: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
 
     @property
@@ -65,6 +72,8 @@ class Device:
             "authenticator": self.authenticator.to_dict(),
             "session": self.session,
             "device_token": self.device_token,
+            "totp": self.totp,
+            "delegated": self.delegated,
         }
 
     @classmethod
@@ -74,6 +83,8 @@ class Device:
             authenticator=SoftwareAuthenticator.from_dict(data.get("authenticator", {})),
             session=dict(data.get("session", {})),
             device_token=data.get("device_token"),
+            totp=dict(data.get("totp", {})),
+            delegated=dict(data.get("delegated", {})),
             path=path,
         )
 

@@ -9,9 +9,9 @@ from .. import schemas
 from ..config import settings
 from ..extensions import limiter
 from ..http import client_info, endpoint
-from ..services import biometric_sign_in, login, sessions, sign_in_code, tokens
+from ..services import biometric_sign_in, delegation, login, sessions, sign_in_code, tokens
 from ..services.login import LoginFlow
-from ..services.tokens import Principal, RefreshGrant
+from ..services.tokens import RefreshGrant, SessionOwner
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
@@ -20,10 +20,14 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 limiter.limit(lambda: settings().RATELIMIT_PER_IP)(bp)
 
 
+# The paths limited per address: the holders' sign-in (passkeys included) and the mediators'.
+LIMITED_PREFIXES = (bp.url_prefix + "/", "/api/v1/mediator/")
+
+
 @limiter.request_filter
 def _outside_sign_in() -> bool:
-    """Spare every other request the limiter's work: only /auth/* is limited per address."""
-    return not request.path.startswith(bp.url_prefix + "/")
+    """Spare every other request the limiter's work: only sign-in is limited per address."""
+    return not request.path.startswith(LIMITED_PREFIXES)
 
 
 @bp.post("/login")
@@ -80,7 +84,7 @@ def verify_code(flow, data):
 
 @bp.post("/refresh")
 @endpoint(
-    summary="Rotate the refresh token and get a new token pair",
+    summary="Rotate the refresh token (a holder's or a mediator's) and get a new token pair",
     response=schemas.TokenPair,
     requires=RefreshGrant,
     errors=[e.TokenInvalid, e.TokenExpired, e.TokenReused],
@@ -91,13 +95,16 @@ def refresh(grant):
 
 @bp.post("/logout")
 @endpoint(
-    summary="End the current session: its access and refresh tokens stop working at once",
+    summary="End the current session (or a mediator's delegated one): its tokens stop at once",
     status=204,
-    requires=Principal,
+    requires=SessionOwner,
     errors=[e.TokenInvalid, e.TokenExpired],
 )
 def sign_out(principal):
-    sessions.sign_out(principal.session, client_info())
+    if principal.delegation is not None:  # a mediator is done acting for the holder
+        delegation.end_session(principal.session, principal.delegation, client_info())
+    else:
+        sessions.sign_out(principal.session, client_info())
 
 
 @bp.post("/webauthn/options")

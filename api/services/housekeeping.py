@@ -16,7 +16,11 @@ from ..config import settings
 from ..extensions import db
 from ..models import (
     AuthSession,
+    DelegatedSession,
     LoginTransaction,
+    Mandate,
+    MediatorRefreshToken,
+    MediatorSession,
     OneTimeCode,
     OutboxMail,
     OutboxSms,
@@ -36,6 +40,7 @@ def purge() -> dict[str, int]:
     config = settings()
     now = utcnow()
     cutoff = now - GRACE
+    retention = now - timedelta(days=config.ACTIVITY_RETENTION_DAYS)
     statements = {
         "webauthn_challenges": delete(WebAuthnChallenge).where(
             WebAuthnChallenge.expires_at < cutoff
@@ -47,6 +52,19 @@ def purge() -> dict[str, int]:
         "refresh_tokens": delete(RefreshToken).where(RefreshToken.expires_at < cutoff),
         "sessions": delete(AuthSession).where(
             or_(AuthSession.expires_at < cutoff, AuthSession.revoked_at < cutoff)
+        ),
+        "delegated_sessions": delete(DelegatedSession).where(
+            or_(DelegatedSession.expires_at < cutoff, DelegatedSession.revoked_at < cutoff)
+        ),
+        "mediator_refresh_tokens": delete(MediatorRefreshToken).where(
+            MediatorRefreshToken.expires_at < cutoff
+        ),
+        "mediator_sessions": delete(MediatorSession).where(
+            or_(MediatorSession.expires_at < cutoff, MediatorSession.revoked_at < cutoff)
+        ),
+        # An ended mandate stays in the holder's list as long as the activity that tells it.
+        "mandates": delete(Mandate).where(
+            or_(Mandate.expires_at < retention, Mandate.revoked_at < retention)
         ),
         # Sent mail keeps no body; parked mail keeps one (for `mail retry`) for this long only.
         "outbox_mail": delete(OutboxMail).where(
@@ -62,9 +80,7 @@ def purge() -> dict[str, int]:
             Throttle.updated_at < now - timedelta(days=1),
             or_(Throttle.locked_until.is_(None), Throttle.locked_until < now),
         ),
-        "security_events": delete(SecurityEvent).where(
-            SecurityEvent.created_at < now - timedelta(days=config.ACTIVITY_RETENTION_DAYS)
-        ),
+        "security_events": delete(SecurityEvent).where(SecurityEvent.created_at < retention),
     }
     counts = {}
     for name, statement in statements.items():
