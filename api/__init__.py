@@ -60,6 +60,8 @@ def _register_blueprints(app: Flask, settings: Settings) -> None:
         authenticators,
         contacts,
         dev,
+        mandates,
+        mediator,
         ops,
         passkey,
         web,
@@ -72,6 +74,8 @@ def _register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(account.bp)
     app.register_blueprint(authenticators.bp)
     app.register_blueprint(contacts.bp)
+    app.register_blueprint(mandates.bp)
+    app.register_blueprint(mediator.bp)
     app.register_blueprint(wellknown.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(ops.bp)

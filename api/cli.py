@@ -1,9 +1,10 @@
-"""Operator commands: ``flask --app wsgi accounts|mail|sms|maintenance|webauthn|demo ...``."""
+"""Operator commands: ``flask --app wsgi accounts|mediators|mail|sms|maintenance|webauthn|demo``."""
 
 from __future__ import annotations
 
 import base64
 import csv
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -16,8 +17,9 @@ from werkzeug.serving import run_simple
 
 from .config import exposure_warning, settings
 from .errors import ApiError
+from .infra import totp
 from .infra.outbox import MAIL, SMS, Outbox, worker
-from .services import accounts, housekeeping
+from .services import accounts, housekeeping, mediators
 from .uow import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -26,8 +28,19 @@ DEMO_NIR = "1850575123456"
 DEMO_EMAIL = "demo@moncompte.example"
 DEMO_PHONE = "+33612345678"  # the contract's example; SMS stay in the dev outbox
 DEMO_PASSWORD = "Bienvenue à la Caf 2026"  # noqa: S105 (public demo account)
+# The demo mediator: fixed secrets, so that `mobile-mock run accompagnement-france-services`
+# works against the demo server as it is. Development only, like the demo account.
+DEMO_MEDIATOR = {
+    "email": "aidant@moncompte.example",
+    "name": "Camille Martin",
+    "organisation": "France Services de Montreuil",
+    "password": "Aidant France Services 2026",
+    "totp_secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+    "code": "K7QM4TXA",
+}
 
 accounts_cli = AppGroup("accounts", help="Create, import and disable accounts.")
+mediators_cli = AppGroup("mediators", help="Create, list and disable mediators (aidants).")
 webauthn_cli = AppGroup("webauthn", help="WebAuthn relying-party helpers.")
 maintenance_cli = AppGroup("maintenance", help="Housekeeping jobs.")
 
@@ -92,6 +105,74 @@ def disable_account(nir: str, enable: bool) -> None:
     click.echo(f"Account {account.id} {'enabled' if enable else 'disabled'}.")
 
 
+@mediators_cli.command("create")
+@click.option("--email", required=True, help="The mediator's work address (their sign-in).")
+@click.option("--name", required=True, help="As holders will see it, e.g. « Camille Martin ».")
+@click.option("--organisation", required=True, help="e.g. « France Services de Montreuil ».")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def create_mediator(email: str, name: str, organisation: str, as_json: bool) -> None:
+    """Create a mediator; print their TOTP enrolment URI, code and initial password, once.
+
+    Nothing printed here can be shown again: the password is stored hashed and the TOTP
+    secret sealed. Hand them to the mediator in person.
+    """
+    try:
+        with unit_of_work():
+            enrolment = mediators.create_mediator(email, name, organisation)
+    except ApiError as error:
+        _fail(error)
+    printed = {
+        "totp_uri": enrolment.totp_uri,
+        "mediator_code": enrolment.mediator_code,
+        "password": enrolment.password,
+    }
+    if as_json:
+        click.echo(json.dumps(printed))
+    else:
+        for key, value in printed.items():
+            click.echo(f"{key}: {value}")
+    click.echo(
+        "Shown once: scan the URI into an authenticator app; the password must be "
+        "changed at first sign-in.",
+        err=True,
+    )
+
+
+@mediators_cli.command("disable")
+@click.option("--email", required=True)
+def disable_mediator(email: str) -> None:
+    """Disable a mediator: their sessions, delegated sessions and mandates end at once."""
+    with unit_of_work():
+        outcome = mediators.disable(email)
+    if outcome is None:
+        raise click.ClickException("No mediator with this email.")
+    mediator, ended_sessions, ended_mandates = outcome
+    click.echo(
+        f"Mediator {mediator.code} disabled: {ended_sessions} session(s) and "
+        f"{ended_mandates} mandate(s) ended."
+    )
+
+
+@mediators_cli.command("list")
+def list_mediators() -> None:
+    """List mediators: code, email, name, organisation, state, mandates in force."""
+    with unit_of_work():
+        listed = mediators.listing()
+    for item in listed:
+        mediator = item.mediator
+        if mediator.disabled_at is not None:
+            state = "disabled"
+        elif mediator.must_change_password:
+            state = "initial password not changed yet"
+        else:
+            state = "active"
+        click.echo(
+            f"{mediator.code}  {mediator.email}  {mediator.name} — {mediator.organisation}  "
+            f"[{state}]  {item.mandates_in_force} mandate(s) in force"
+        )
+    click.echo(f"{len(listed)} mediator(s).")
+
+
 @click.command("demo")
 @with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -107,6 +188,10 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     if accounts.find_by_nir(DEMO_NIR) is None:
         with unit_of_work():
             accounts.create_account(DEMO_NIR, DEMO_EMAIL, DEMO_PASSWORD, phone=DEMO_PHONE)
+    if mediators.find_by_email(DEMO_MEDIATOR["email"]) is None:
+        with unit_of_work():
+            mediators.create_mediator(**DEMO_MEDIATOR, must_change_password=False)
+    demo_totp = totp.enrolment_uri(DEMO_MEDIATOR["totp_secret"], DEMO_MEDIATOR["email"])
     click.echo(
         "\nMon Compte is ready.\n"
         f"  API:       http://localhost:{port}/api/v1\n"
@@ -117,6 +202,9 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         f"http://localhost:{port}/api/v1/dev/outbox?to={DEMO_EMAIL})\n"
         f"  Mobile:    {DEMO_PHONE} (SMS: "
         f"http://localhost:{port}/api/v1/dev/sms?to={DEMO_PHONE.replace('+', '%2B')})\n"
+        f"  Mediator:  http://localhost:{port}/aidant — {DEMO_MEDIATOR['email']}, "
+        f"password {DEMO_MEDIATOR['password']}, code {DEMO_MEDIATOR['code']}\n"
+        f"             TOTP: {demo_totp}\n"
     )
     # The server only writes messages to the outboxes: with a real backend, a worker sends.
     for name, sends in (
@@ -235,6 +323,7 @@ def android_origin(fingerprint: str) -> None:
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(accounts_cli)
+    app.cli.add_command(mediators_cli)
     app.cli.add_command(mail_cli)
     app.cli.add_command(sms_cli)
     app.cli.add_command(webauthn_cli)

@@ -28,6 +28,10 @@ _SMS_SENDER = re.compile(r"[A-Za-z0-9]{1,11}")
 
 # The only signing algorithm of access tokens, and the only one accepted.
 JWT_ALGORITHM = "HS256"
+# The audience of mediators' own access tokens: refused wherever a holder's is expected.
+MEDIATOR_AUDIENCE = "mediator"
+# The contract caps a delegated token at one hour.
+MAX_DELEGATED_SESSION_SECONDS = 3600
 
 # FranceConnect's levels of assurance (eIDAS), weakest first.
 FRANCECONNECT_ACR_LEVELS = ("eidas1", "eidas2", "eidas3")
@@ -80,6 +84,10 @@ class Settings:
     SECOND_FACTOR_MAX_FAILURES: int = 100
     SECOND_FACTOR_LOCK_SECONDS: int = 24 * 3600
     REAUTH_MAX_AGE_SECONDS: int = 300
+    # A mediator's own session ends this long after their sign-in (a working day).
+    MEDIATOR_SESSION_MAX_AGE_SECONDS: int = 12 * 3600
+    # A delegated session (a mediator acting under a mandate): never more than an hour.
+    DELEGATED_SESSION_TTL_SECONDS: int = 3600
     WEBAUTHN_RP_ID: str = "localhost"
     WEBAUTHN_RP_NAME: str = "Caf - Mon Compte"
     WEBAUTHN_ORIGINS: list[str] = field(default_factory=lambda: ["http://localhost:8000"])
@@ -191,6 +199,8 @@ class Settings:
             "LOGIN_MAX_FAILURES",
             "SECOND_FACTOR_MAX_FAILURES",
             "SESSION_MAX_AGE_SECONDS",
+            "MEDIATOR_SESSION_MAX_AGE_SECONDS",
+            "DELEGATED_SESSION_TTL_SECONDS",
             "MAIL_MAX_ATTEMPTS",
             "MAIL_RETRY_BASE_SECONDS",
             "SMS_TIMEOUT_SECONDS",
@@ -202,6 +212,10 @@ class Settings:
                 raise ConfigError(f"{name} must be positive")
         if self.franceconnect_enabled:
             self._validate_franceconnect()
+        if self.DELEGATED_SESSION_TTL_SECONDS > MAX_DELEGATED_SESSION_SECONDS:
+            raise ConfigError("DELEGATED_SESSION_TTL_SECONDS must be at most 3600 (one hour)")
+        if self.JWT_AUDIENCE == MEDIATOR_AUDIENCE:
+            raise ConfigError(f"JWT_AUDIENCE must not be {MEDIATOR_AUDIENCE!r}: mediators use it")
         if self.APP_ENV != "production":
             return
         for name in ("SECRET_KEY", "JWT_SECRET_KEY"):

@@ -173,11 +173,45 @@ class InvalidCurrentPassword(Refusal):
     detail = "Le mot de passe actuel est incorrect."
 
 
+class DelegationForbidden(ApiError):
+    status = 403
+    code = "delegation_forbidden"
+    title = "Action réservée à la personne titulaire du compte"
+    detail = (
+        "Un aidant ne peut pas faire cette modification. Seule la personne titulaire du "
+        "compte peut la faire, en se connectant elle-même."
+    )
+
+
+class InsufficientScope(ApiError):
+    status = 403
+    code = "insufficient_scope"
+    title = "Hors du mandat"
+    detail = "Le mandat donné à l'aidant ne permet pas cette action."
+
+
+class PasswordChangeRequired(ApiError):
+    status = 403
+    code = "password_change_required"
+    title = "Nouveau mot de passe nécessaire"
+    detail = (
+        "Choisissez d'abord un nouveau mot de passe : celui qui vous a été remis ne sert "
+        "qu'à la première connexion."
+    )
+
+
 class NotFound(ApiError):
     status = 404
     code = "not_found"
     title = "Introuvable"
     detail = "La ressource demandée n'existe pas."
+
+
+class MediatorNotFound(ApiError):
+    status = 404
+    code = "mediator_not_found"
+    title = "Aidant introuvable"
+    detail = "Aucun aidant ne correspond à ce code. Vérifiez le code que votre aidant vous a donné."
 
 
 class MethodNotAllowed(ApiError):

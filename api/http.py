@@ -45,7 +45,12 @@ def bearer_token() -> str:
 
 
 class Credential(Protocol):
-    """What a bearer token stands for: a login flow, a signed-in principal, a refresh grant."""
+    """What a bearer token stands for: a login flow, a signed-in principal, a refresh grant.
+
+    A credential may also list, as ``errors``, the problems it answers by itself (a
+    delegated token where the holder in person is required, say): they are added to the
+    endpoint's documented errors.
+    """
 
     security_scheme: ClassVar[str]  # the OpenAPI security scheme
     argument: ClassVar[str]  # the view's keyword argument that receives it
@@ -150,7 +155,7 @@ def endpoint(
             "response": response,
             "status": status,
             "requires": requires,
-            "errors": list(errors),
+            "errors": [*errors, *getattr(requires, "errors", ())],
             "tag": tag,
             "query": query or [],
             "args": args,

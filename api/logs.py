@@ -51,7 +51,7 @@ def configure_logging(app: Flask) -> None:
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger("api")
     root.handlers[:] = [handler]
-    root.setLevel(app.config["LOG_LEVEL"])
+    root.setLevel(app.extensions["settings"].LOG_LEVEL)
     root.propagate = True
     app.logger.handlers[:] = [handler]
-    app.logger.setLevel(app.config["LOG_LEVEL"])
+    app.logger.setLevel(app.extensions["settings"].LOG_LEVEL)

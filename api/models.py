@@ -428,3 +428,121 @@ class FranceConnectSession(db.Model):
     id_token: Mapped[bytes] = mapped_column(LargeBinary)
     post_logout_redirect_uri: Mapped[str] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Mediator(db.Model):
+    """A mediator (« aidant numérique »): France Services, a social worker.
+
+    Created by an operator, never by sign-up. Signs in with their own password and a TOTP
+    code (RFC 6238); acts for a holder only under a mandate the holder granted. The TOTP
+    secret must be readable to check a code, so it is stored encrypted (AES-GCM under a
+    key derived from ``SECRET_KEY``), bound to this row.
+    """
+
+    __tablename__ = "mediators"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # lower case
+    name: Mapped[str] = mapped_column(String(120))
+    organisation: Mapped[str] = mapped_column(String(160))
+    # The public code a holder types to grant a mandate: 8 unambiguous characters.
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # The operator's initial password must be replaced before anything else.
+    must_change_password: Mapped[bool] = mapped_column(default=True)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    totp_secret: Mapped[bytes] = mapped_column(LargeBinary(128))
+    # The time step of the last accepted TOTP code: a code is accepted once (RFC 6238 §5.2).
+    totp_last_step: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class MediatorSession(db.Model):
+    """A mediator's own sign-in; their refresh tokens and delegated sessions die with it."""
+
+    __tablename__ = "mediator_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    mediator_id: Mapped[str] = mapped_column(
+        ForeignKey("mediators.id", ondelete="CASCADE"), index=True
+    )
+    amr: Mapped[list[str]] = mapped_column(JSON)
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(256))
+
+
+class MediatorRefreshToken(db.Model):
+    """One link of a mediator session's rotation chain (as :class:`RefreshToken`)."""
+
+    __tablename__ = "mediator_refresh_tokens"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("mediator_sessions.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    # Orders the flush: a new session's row is written before its first refresh token.
+    session: Mapped[MediatorSession] = relationship()
+
+
+class Mandate(db.Model):
+    """A holder's consent: this mediator may act for them, within these scopes, until then."""
+
+    __tablename__ = "mandates"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    mediator_id: Mapped[str] = mapped_column(
+        ForeignKey("mediators.id", ondelete="CASCADE"), index=True
+    )
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # "holder", "replaced" (a newer mandate to the same mediator), "mediator_disabled".
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    account: Mapped[Account] = relationship()
+    mediator: Mapped[Mediator] = relationship()
+
+
+class DelegatedSession(db.Model):
+    """A mediator acting for a holder under a mandate: at most one hour, no refresh.
+
+    Every request with its token checks this row, its mandate, its mediator and the
+    mediator's own session: revoking the mandate, disabling the mediator or their
+    signing out ends it at once.
+    """
+
+    __tablename__ = "delegated_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    mandate_id: Mapped[str] = mapped_column(
+        ForeignKey("mandates.id", ondelete="CASCADE"), index=True
+    )
+    mediator_session_id: Mapped[str] = mapped_column(
+        ForeignKey("mediator_sessions.id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(256))

@@ -43,6 +43,7 @@ def _build(app: Flask) -> dict[str, Any]:
         ("mfaToken", "Opaque token from POST /auth/login, for the second factor only."),
         ("accessToken", "JWT access token from a completed sign-in."),
         ("refreshToken", "Opaque refresh token, single use, for POST /auth/refresh only."),
+        ("mediatorToken", "JWT access token of a mediator (aud mediator), for /mediator only."),
         (
             "passkeyToken",
             "Opaque token from POST /auth/passkey/options, for POST /auth/passkey/verify only.",

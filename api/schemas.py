@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +17,15 @@ from marshmallow import (
     validate,
 )
 
-from .clock import isoformat
+from .clock import isoformat, utcnow
 from .infra.passwords import MAX_LENGTH
 from .nir import parse_nir
 from .services.activity import describe as describe_event
+from .services.mandates import DURATIONS_DAYS as MANDATE_DURATIONS
+from .services.mandates import SCOPES as MANDATE_SCOPES
+from .services.mediators import CODE_PATTERN as MEDIATOR_CODE_PATTERN
+from .services.mediators import TYPED_CODE_PATTERN as TYPED_MEDIATOR_CODE_PATTERN
+from .services.mediators import normalise_code as normalise_mediator_code
 
 _FR = {
     "required": "Ce champ est obligatoire.",
@@ -551,6 +557,138 @@ class AuthenticatorView(Schema):
 
 class AuthenticatorList(Schema):
     items = fields.List(fields.Nested(AuthenticatorView))
+
+
+# --- mediators and mandates ------------------------------------------------------------
+
+
+MEDIATOR_CODE_TYPED_MAX = 32
+
+
+class MediatorCode(fields.String):
+    """A mediator's public code as a person types it: spaces, dashes and case forgiven."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        typed = super()._deserialize(value, attr, data, **kwargs)
+        code = normalise_mediator_code(typed) if len(typed) <= MEDIATOR_CODE_TYPED_MAX else ""
+        if re.fullmatch(MEDIATOR_CODE_PATTERN, code) is None:
+            raise ValidationError(
+                "Le code d'aidant comporte 8 caractères (lettres et chiffres), "
+                "par exemple K7QM 4TXA."
+            )
+        return code
+
+
+def _each_once(values: list) -> None:
+    if len(set(values)) != len(values):
+        raise ValidationError("Chaque autorisation ne peut être choisie qu'une fois.")
+
+
+class CreateMandateRequest(Strict):
+    mediator_code = MediatorCode(
+        required=True,
+        error_messages=_FR,
+        metadata={
+            "description": "The mediator's public code (case, spaces and dashes are ignored).",
+            "example": "K7QM4TXA",
+            "pattern": TYPED_MEDIATOR_CODE_PATTERN,
+            "maxLength": MEDIATOR_CODE_TYPED_MAX,
+        },
+    )
+    scopes = fields.List(
+        _str(validate=validate.OneOf(MANDATE_SCOPES, error="Autorisation inconnue.")),
+        required=True,
+        validate=[
+            validate.Length(min=1, error="Choisissez au moins une autorisation."),
+            _each_once,
+        ],
+        error_messages=_FR,
+        metadata={"uniqueItems": True},
+    )
+    duration_days = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.OneOf(
+            MANDATE_DURATIONS, error="Durée possible : 1, 31, 182 ou 365 jours."
+        ),
+        error_messages=_FR,
+    )
+
+
+class MediatorIdentity(Schema):
+    name = fields.String()
+    organisation = fields.String()
+
+
+class MandateView(Schema):
+    """A mandate as its holder sees it (dumped from a ``Mandate``)."""
+
+    id = fields.String()
+    mediator = fields.Nested(MediatorIdentity)
+    scopes = fields.List(fields.String())
+    created_at = Iso()
+    expires_at = Iso()
+    revoked_at = Iso()
+    last_used_at = Iso(metadata={"description": "When a delegated session last opened."})
+    in_force = fields.Function(
+        lambda mandate: mandate.revoked_at is None and mandate.expires_at > utcnow()
+    )
+
+
+class MandateList(Schema):
+    items = fields.List(fields.Nested(MandateView))
+
+
+class MediatorLoginRequest(Strict):
+    email = _str(required=True, validate=validate.Length(min=3, max=254))
+    password = _str(
+        required=True,
+        validate=validate.Length(
+            min=1, max=MAX_LENGTH, error="Le mot de passe doit comporter entre 1 et 256 caractères."
+        ),
+    )
+    totp = _str(
+        required=True,
+        validate=WholeMatch(r"^[0-9]{6}$", error="Le code doit comporter 6 chiffres."),
+        metadata={"description": "The 6-digit code of the authenticator app (RFC 6238)."},
+    )
+
+
+class MediatorSignedIn(TokenPair):
+    password_change_required = fields.Boolean(
+        metadata={"description": "True until PUT /mediator/password replaces the first one."}
+    )
+
+
+class MediatorProfile(Schema):
+    """The signed-in mediator (dumped from a ``Mediator``)."""
+
+    id = fields.String()
+    email = fields.String()
+    name = fields.String()
+    organisation = fields.String()
+    mediator_code = fields.String(attribute="code")
+    password_change_required = fields.Boolean(attribute="must_change_password")
+
+
+class MediatorMandate(Schema):
+    """A mandate as its mediator sees it: the holder's NIR masked, nothing else."""
+
+    id = fields.String()
+    holder_nir_masked = fields.String(attribute="account.nir_masked")
+    scopes = fields.List(fields.String())
+    created_at = Iso()
+    expires_at = Iso()
+
+
+class MediatorMandateList(Schema):
+    items = fields.List(fields.Nested(MediatorMandate))
+
+
+class DelegatedToken(Schema):
+    access_token = fields.String()
+    token_type = fields.String()
+    expires_in = fields.Integer()
 
 
 # --- contacts -------------------------------------------------------------------------

@@ -154,12 +154,12 @@ class Service:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             try:
-                if requests.get(node.url + "/healthz", timeout=1).status_code == 200:
+                if requests.get(node.url + "/healthz", timeout=10).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or workers still booting
                 pass
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"node did not start, see {log.name}")

@@ -12,6 +12,14 @@ Examples (against the local demo server)::
     mobile-mock run biometric-sign-in
     mobile-mock franceconnect-sign-in --identity angela
 
+The mediator's role (``--mediator``, its own device file ``aidant.json``)::
+
+    mobile-mock --mediator sign-in            # the demo mediator; --email --password --totp-uri
+    mobile-mock grant-mandate --code K7QM4TXA --scope consult --days 31   # the holder
+    mobile-mock --mediator mandates
+    mobile-mock --mediator open MANDATE_ID
+    mobile-mock --mediator account
+
 Exit status: 0 when everything happened as expected, 1 on a refusal or an unexpected
 outcome, 2 on a usage error.
 """
@@ -31,6 +39,7 @@ from .client import APP_LINK, ApiProblem, MobileApp
 from .device import AppIdentity, Device
 from .franceconnect import BrowserError
 from .mailbox import DevOutbox, Mailbox, NoCodeReceived, SmtpSink
+from .mediator import MediatorApp
 from .sms import DevSmsOutbox, SmsSink
 from .transport import HttpTransport
 
@@ -40,6 +49,17 @@ DEMO = {
     "email": "demo@moncompte.example",
     "phone": "+33612345678",
 }
+# The demo server's mediator (`flask --app wsgi demo` creates it).
+DEMO_MEDIATOR = {
+    "email": "aidant@moncompte.example",
+    "password": "Aidant France Services 2026",
+    "totp_uri": (
+        "otpauth://totp/Caf%20-%20Mon%20Compte%20aidants:aidant%40moncompte.example"
+        "?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Caf%20-%20Mon%20Compte%20aidants"
+    ),
+}
+SCOPES = ("consult", "declare", "documents")
+DURATIONS = (1, 31, 182, 365)
 CHANNELS = ["email", "sms", "trusted_email"]
 KINDS = ["email", "phone", "trusted_email"]
 
@@ -166,13 +186,73 @@ def build_parser() -> argparse.ArgumentParser:
     rename.add_argument("name")
     remove = commands.add_parser("remove", help="remove a device")
     remove.add_argument("id")
+    commands.add_parser("mandates", help="« Mes aidants »: the mandates given")
+    grant = commands.add_parser(
+        "grant-mandate", help="give a mediator a mandate (signed in less than 5 minutes ago)"
+    )
+    grant.add_argument("--code", required=True, help="the mediator's code")
+    grant.add_argument(
+        "--scope", action="append", choices=SCOPES, help="repeatable (default: consult)"
+    )
+    grant.add_argument("--days", type=int, default=31, choices=DURATIONS)
+    revoke_mandate = commands.add_parser("revoke-mandate", help="revoke a mandate")
+    revoke_mandate.add_argument("id")
     commands.add_parser("menu", help="the « Gérer mon compte » entries")
     commands.add_parser("activity", help="recent security events")
     commands.add_parser("sign-out", help="end this session")
     run = commands.add_parser("run", help="run a scenario file (or a shipped scenario's name)")
     run.add_argument("scenario")
     with_credentials(run)
+    with_mediator(run, prefix="mediator-")
     commands.add_parser("scenarios", help="list the shipped scenarios")
+    return parser
+
+
+def with_mediator(sub: argparse.ArgumentParser, prefix: str = "") -> None:
+    """The mediator's credentials, as `flask mediators create` printed them."""
+    sub.add_argument(f"--{prefix}email", default=_env("mediator_email", DEMO_MEDIATOR["email"]))
+    sub.add_argument(
+        f"--{prefix}password", default=_env("mediator_password", DEMO_MEDIATOR["password"])
+    )
+    sub.add_argument(
+        "--totp-uri",
+        default=_env("totp_uri", DEMO_MEDIATOR["totp_uri"]),
+        help="the enrolment URI (otpauth://totp/...): this device becomes the mediator's app",
+    )
+
+
+def build_mediator_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mobile-mock --mediator",
+        description="Simulateur de l'espace aidant de Mon Compte (QA).",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--mediator", action="store_true", help="act as a mediator (aidant)")
+    parser.add_argument("--base-url", default=_env("base_url", "http://localhost:8000"))
+    parser.add_argument(
+        "--device",
+        default=_env("mediator_device", "aidant.json"),
+        help="the mediator's device file: their app's TOTP secret and tokens",
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    commands = parser.add_subparsers(dest="command", required=True)
+    sign_in = commands.add_parser("sign-in", help="password and the authenticator app's code")
+    with_mediator(sign_in)
+    sign_in.add_argument("--code", help="the 6-digit code, if you read it from your own app")
+    sign_in.add_argument(
+        "--new-password", help="at first sign-in: the password replacing the operator's"
+    )
+    change = commands.add_parser("change-password", help="change the mediator's password")
+    change.add_argument("--current", required=True)
+    change.add_argument("--new", required=True)
+    commands.add_parser("profile", help="the mediator's account and code")
+    commands.add_parser("mandates", help="the mandates in force")
+    open_mandate = commands.add_parser("open", help="open a delegated session under a mandate")
+    open_mandate.add_argument("mandate_id")
+    commands.add_parser("account", help="the holder's account (delegated session)")
+    commands.add_parser("activity", help="the holder's « Mon activité » (delegated session)")
+    commands.add_parser("close", help="end the delegated session")
+    commands.add_parser("sign-out", help="end the mediator's session")
     return parser
 
 
@@ -196,6 +276,11 @@ class Output:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    role = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    role.add_argument("--mediator", action="store_true")
+    if role.parse_known_args(argv)[0].mediator:
+        return mediator_main(argv)
     args = build_parser().parse_args(argv)
     out = Output(args.json)
     device = Device.load(args.device)
@@ -312,6 +397,17 @@ def _dispatch(args, out: Output, device: Device, sinks: Sinks) -> int:
     elif command == "remove":
         app.remove(args.id)
         out.done("Appareil retiré / device removed.")
+    elif command == "mandates":
+        out.done("Mes aidants / mandates", app.mandates())
+    elif command == "grant-mandate":
+        mandate = app.grant_mandate(args.code, args.scope or ["consult"], args.days)
+        who = mandate["mediator"]
+        out.done(
+            f"Mandat donné à / mandate given to {who['name']} ({who['organisation']})", mandate
+        )
+    elif command == "revoke-mandate":
+        app.revoke_mandate(args.id)
+        out.done("Mandat retiré / mandate revoked.")
     elif command == "menu":
         out.done("Gérer mon compte", app.menu())
     elif command == "activity":
@@ -363,7 +459,17 @@ def _run(args, out: Output, device: Device, sinks: Sinks) -> int:
         # scenario repeats the same way on every run.
         return _app_for(args, Device(app=AppIdentity(**vars(device.app))), sinks)
 
-    result = scenarios.Runner(make_app, nir=args.nir, password=args.password).run(spec)
+    def make_mediator_app(name: str) -> MediatorApp:
+        return MediatorApp(transport=HttpTransport(args.base_url), device=Device())
+
+    mediator = scenarios.MediatorLogin(args.mediator_email, args.mediator_password, args.totp_uri)
+    result = scenarios.Runner(
+        make_app,
+        nir=args.nir,
+        password=args.password,
+        mediator=mediator,
+        make_mediator_app=make_mediator_app,
+    ).run(spec)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
@@ -376,6 +482,62 @@ def _run(args, out: Output, device: Device, sinks: Sinks) -> int:
         verdict = "réussi / passed" if result.ok else "échoué / FAILED"
         print(f"Scénario {result.name}: {verdict}")
     return 0 if result.ok else 1
+
+
+def mediator_main(argv: list[str]) -> int:
+    """Run one command in the mediator's role."""
+    args = build_mediator_parser().parse_args(argv)
+    out = Output(args.json)
+    device = Device.load(args.device)
+    app = MediatorApp(transport=HttpTransport(args.base_url), device=device)
+    try:
+        return _mediator_dispatch(args, out, app)
+    except ApiProblem as problem:
+        out.refused(problem.code, problem.detail)
+        return 1
+    except ValueError as error:  # a malformed enrolment URI
+        out.refused("invalid_totp_uri", str(error))
+        return 1
+    finally:
+        device.save(args.device)
+
+
+def _mediator_dispatch(args, out: Output, app: MediatorApp) -> int:
+    command = args.command
+    if command == "sign-in":
+        signed_in = app.sign_in(args.email, args.password, totp_uri=args.totp_uri, code=args.code)
+        if signed_in["password_change_required"] and args.new_password:
+            app.change_password(args.password, args.new_password)
+        elif signed_in["password_change_required"]:
+            out.done(
+                "Connecté ; choisissez maintenant votre mot de passe / signed in; now set "
+                "your password: mobile-mock --mediator change-password --current … --new …"
+            )
+            return 0
+        out.done("Aidant connecté / mediator signed in.")
+    elif command == "change-password":
+        app.change_password(args.current, args.new)
+        out.done("Mot de passe changé / password changed.")
+    elif command == "profile":
+        out.done("Espace aidant / mediator", app.profile())
+    elif command == "mandates":
+        out.done("Mandats / mandates", app.mandates())
+    elif command == "open":
+        opened = app.open_mandate(args.mandate_id)
+        out.done(
+            f"Session ouverte pour {opened['expires_in'] // 60} min / delegated session opened."
+        )
+    elif command == "account":
+        out.done("Compte de la personne / holder's account", app.holder_account())
+    elif command == "activity":
+        out.done("Activité de la personne / holder's activity", app.holder_activity())
+    elif command == "close":
+        app.close_session()
+        out.done("Session fermée / delegated session closed.")
+    elif command == "sign-out":
+        app.sign_out()
+        out.done("Aidant déconnecté / mediator signed out.")
+    return 0
 
 
 if __name__ == "__main__":

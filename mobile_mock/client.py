@@ -358,6 +358,29 @@ class MobileApp:
     def remove(self, authenticator_id: str) -> None:
         self._authed("DELETE", f"/account/authenticators/{authenticator_id}", expect=204)
 
+    # --- « Mes aidants » ----------------------------------------------------------------
+
+    def mandates(self) -> list[dict[str, Any]]:
+        return self._authed("GET", "/account/mandates")["items"]
+
+    def grant_mandate(
+        self, mediator_code: str, scopes: list[str], duration_days: int
+    ) -> dict[str, Any]:
+        """Give the mediator of ``mediator_code`` a mandate (needs a fresh sign-in)."""
+        return self._authed(
+            "POST",
+            "/account/mandates",
+            json={
+                "mediator_code": mediator_code,
+                "scopes": list(scopes),
+                "duration_days": duration_days,
+            },
+            expect=201,
+        )
+
+    def revoke_mandate(self, mandate_id: str) -> None:
+        self._authed("DELETE", f"/account/mandates/{mandate_id}", expect=204)
+
     # --- « Mes coordonnées » ------------------------------------------------------------
 
     def contacts(self) -> dict[str, Any]:

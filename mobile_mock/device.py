@@ -1,5 +1,8 @@
 """A simulated phone: its authenticator, the app's identity, and its secure storage.
 
+A mediator's device also keeps their authenticator app (the TOTP enrolment URI) and the
+delegated session they have open.
+
 Saved as a JSON file, so a tester can enrol today and sign in tomorrow. The app's
 identity decides the WebAuthn origin its assertions carry: an Android app signs with
 ``android:apk-key-hash:<base64url SHA-256 of its signing certificate>``; a web page or
@@ -56,6 +59,10 @@ class Device:
     # A FranceConnect identity waiting to be linked (10 minutes): the app keeps it while
     # the person signs in the usual way.
     franceconnect_link_token: str | None = None
+    # A mediator's device: their authenticator app ({"uri", "last_step"}) and the
+    # delegated session they opened ({"access_token", "mandate_id"}).
+    totp: dict[str, Any] = field(default_factory=dict)
+    delegated: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
 
     @property
@@ -69,6 +76,8 @@ class Device:
             "session": self.session,
             "device_token": self.device_token,
             "franceconnect_link_token": self.franceconnect_link_token,
+            "totp": self.totp,
+            "delegated": self.delegated,
         }
 
     @classmethod
@@ -79,6 +88,8 @@ class Device:
             session=dict(data.get("session", {})),
             device_token=data.get("device_token"),
             franceconnect_link_token=data.get("franceconnect_link_token"),
+            totp=dict(data.get("totp", {})),
+            delegated=dict(data.get("delegated", {})),
             path=path,
         )
 

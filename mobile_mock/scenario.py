@@ -12,12 +12,16 @@
 Actions: ``sign_in_with_code``, ``sign_in`` (password step only), ``bio_sign_in``
 (password, then the fingerprint), ``passkey_sign_in`` (the fingerprint alone),
 ``enable_biometrics``, ``devices`` (optional ``blocked`` / ``discoverable`` checks),
-``remove``, ``sign_out``, ``refresh``, ``menu`` and ``activity`` (optional ``has``).
+``remove``, ``sign_out``, ``refresh``, ``menu``, ``activity`` (optional ``has``),
+``add_contact``, ``remove_contact``, ``restore_contacts``, ``contacts``, and the holder's
+side of mandates: ``grant_mandate``, ``mandates``, ``revoke_mandate``.
 ``faults`` apply to ``enable_biometrics``, ``bio_sign_in`` and ``passkey_sign_in``.
 
 A step runs on the app named by ``app`` (default ``phone``; others are fresh phones of
-the same person). ``expect`` is ``ok`` (default), a problem ``code``, or a list of
-acceptable outcomes. The run stops at the first unexpected outcome.
+the same person). The mediator's steps (``mediator_*``, ``open_mandate``, ``delegated_*``,
+``close_delegated``) run on a mediator's device (default ``aidant``), signed in with the
+mediator credentials the runner was given. ``expect`` is ``ok`` (default), a problem
+``code``, or a list of acceptable outcomes. The run stops at the first unexpected outcome.
 
 A scenario that needs the server to be a FranceConnect+ relying party says so with
 ``"requires": ["franceconnect"]``; its ``franceconnect_sign_in`` steps name the
@@ -27,6 +31,7 @@ A scenario that needs the server to be a FranceConnect+ relying party says so wi
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,8 +45,22 @@ from .authenticator import AuthenticatorError
 from .client import ApiProblem, MobileApp
 from .franceconnect import BrowserError
 from .mailbox import NoCodeReceived
+from .mediator import MediatorApp
 
 MAX_COOLDOWN_WAIT = 120
+# The steps a mediator performs, on their own device.
+MEDIATOR_ACTIONS = frozenset(
+    {
+        "mediator_sign_in",
+        "mediator_mandates",
+        "open_mandate",
+        "delegated_account",
+        "delegated_activity",
+        "delegated_change_password",
+        "close_delegated",
+        "mediator_sign_out",
+    }
+)
 
 
 class ScenarioError(ValueError):
@@ -112,8 +131,21 @@ def load(source: str | Path) -> dict[str, Any]:
     return spec
 
 
+@dataclass
+class MediatorLogin:
+    """What the operator command handed to a mediator (``flask mediators create``)."""
+
+    email: str
+    password: str
+    totp_uri: str
+
+
 class Runner:
-    """Run a scenario for one person, with as many phones as its steps name."""
+    """Run a scenario for one person, with as many phones as its steps name.
+
+    Scenarios with a mediator need ``mediator`` (their credentials) and
+    ``make_mediator_app`` (a new mediator device, by name).
+    """
 
     def __init__(
         self,
@@ -122,13 +154,20 @@ class Runner:
         nir: str,
         password: str,
         sleep: Callable[[float], None] = time.sleep,
+        mediator: MediatorLogin | None = None,
+        make_mediator_app: Callable[[str], MediatorApp] | None = None,
     ) -> None:
         self._make_app = make_app
+        self._make_mediator_app = make_mediator_app
         self.apps: dict[str, MobileApp] = {}
+        self.mediator_apps: dict[str, MediatorApp] = {}
         self.nir, self.password = nir, password
+        self.mediator = mediator
         self.sleep = sleep
         # Authenticator ids each app enrolled during this run.
         self.enrolled: dict[str, list[str]] = {}
+        # Mandates the person granted during this run, oldest first.
+        self.granted: list[str] = []
         # Contacts removed during this run (kind -> {"value", "name"?}), to put back.
         self.removed_contacts: dict[str, dict[str, Any]] = {}
 
@@ -137,6 +176,13 @@ class Runner:
             self.apps[name] = self._make_app(name)
         return self.apps[name]
 
+    def mediator_app(self, name: str) -> MediatorApp:
+        if self._make_mediator_app is None or self.mediator is None:
+            raise ScenarioError("this scenario needs a mediator (--mediator-email, --totp-uri…)")
+        if name not in self.mediator_apps:
+            self.mediator_apps[name] = self._make_mediator_app(name)
+        return self.mediator_apps[name]
+
     def run(self, spec: dict[str, Any]) -> ScenarioResult:
         result = ScenarioResult(spec.get("name", "scenario"))
         for index, step in enumerate(spec["steps"], start=1):
@@ -144,8 +190,13 @@ class Runner:
                 raise ScenarioError(f"step {index}: each step needs a 'do'")
             expected = step.get("expect", "ok")
             expected = [expected] if isinstance(expected, str) else list(expected)
-            app_name = step.get("app", "phone")
-            outcome, detail = self._perform(self.app(app_name), app_name, step)
+            if step["do"] in MEDIATOR_ACTIONS:
+                app_name = step.get("app", "aidant")
+                app = self.mediator_app(app_name)
+            else:
+                app_name = step.get("app", "phone")
+                app = self.app(app_name)
+            outcome, detail = self._perform(app, app_name, step)
             step_result = StepResult(index, step["do"], app_name, expected, outcome, detail)
             result.steps.append(step_result)
             if not step_result.ok:
@@ -314,3 +365,76 @@ class Runner:
         if "has" in step and step["has"] not in types:
             raise ApiProblem(0, {"code": "unexpected_state", "detail": f"activity: {types}"})
         return f"{len(types)} event(s)"
+
+    # --- « Mes aidants »: the person's side ------------------------------------------------
+
+    def _do_grant_mandate(self, app, app_name, step):
+        """Give a mandate to the mediator of the app named by ``mediator`` (their code)."""
+        code = self.mediator_app(step.get("mediator", "aidant")).profile()["mediator_code"]
+        mandate = app.grant_mandate(
+            code, step.get("scopes", ["consult"]), step.get("duration_days", 1)
+        )
+        self.granted.append(mandate["id"])
+        return f"mandate to {mandate['mediator']['name']} until {mandate['expires_at']}"
+
+    def _do_mandates(self, app, app_name, step):
+        in_force = [m for m in app.mandates() if m["in_force"]]
+        if "in_force" in step and len(in_force) != step["in_force"]:
+            raise ApiProblem(
+                0, {"code": "unexpected_state", "detail": f"{len(in_force)} mandate(s) in force"}
+            )
+        return f"{len(in_force)} mandate(s) in force"
+
+    def _do_revoke_mandate(self, app, app_name, step):
+        """Revoke the latest mandate granted in this run."""
+        app.revoke_mandate(self._granted())
+        return "mandate revoked"
+
+    def _granted(self) -> str:
+        if not self.granted:
+            raise ScenarioError("no mandate was granted earlier in this scenario")
+        return self.granted[-1]
+
+    # --- the mediator's side -----------------------------------------------------------------
+
+    def _do_mediator_sign_in(self, app, app_name, step):
+        """Sign in; at first sign-in, replace the operator's password as the page asks."""
+        login = self.mediator
+        signed_in = app.sign_in(login.email, login.password, totp_uri=login.totp_uri)
+        if not signed_in["password_change_required"]:
+            return "mediator signed in"
+        new_password = f"Aidant {secrets.token_hex(6)}"
+        app.change_password(login.password, new_password)
+        login.password = new_password  # for the rest of this run
+        return "mediator signed in, initial password replaced"
+
+    def _do_mediator_mandates(self, app, app_name, step):
+        ids = [mandate["id"] for mandate in app.mandates()]
+        if step.get("has_granted") and self._granted() not in ids:
+            raise ApiProblem(0, {"code": "unexpected_state", "detail": f"mandates: {ids}"})
+        return f"{len(ids)} mandate(s)"
+
+    def _do_open_mandate(self, app, app_name, step):
+        opened = app.open_mandate(self._granted())
+        return f"delegated session for {opened['expires_in']} s"
+
+    def _do_delegated_account(self, app, app_name, step):
+        return f"account {app.holder_account()['nir_masked']}"
+
+    def _do_delegated_activity(self, app, app_name, step):
+        types = [item["type"] for item in app.holder_activity()]
+        if "has" in step and step["has"] not in types:
+            raise ApiProblem(0, {"code": "unexpected_state", "detail": f"activity: {types}"})
+        return f"{len(types)} event(s)"
+
+    def _do_delegated_change_password(self, app, app_name, step):
+        app.change_holder_password()
+        return "password changed by the mediator (never expected)"
+
+    def _do_close_delegated(self, app, app_name, step):
+        app.close_session()
+        return "delegated session closed"
+
+    def _do_mediator_sign_out(self, app, app_name, step):
+        app.sign_out()
+        return "mediator signed out"

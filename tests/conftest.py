@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
+import pyotp
 import pytest
 from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
@@ -31,7 +32,7 @@ from werkzeug import Request, Response
 from api import create_app
 from api.config import Settings
 from api.extensions import db
-from api.services import accounts
+from api.services import accounts, mediators
 from api.uow import unit_of_work
 from tests.timeouts import MAIL_SECONDS, SMTP_READY_SECONDS
 
@@ -428,6 +429,13 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def sample_path(rule: str) -> str:
+    """Fill a URL rule's variables: a fixed choice (``<any(email, phone):kind>``) takes its
+    first value, anything else a made-up id, so that the request reaches the view."""
+    path = re.sub(r"<any\(([a-z_]+)[^>]*>", r"\1", rule)
+    return re.sub(r"<[^>]+>", "some-id", path)
+
+
 class AuthActions:
     """Drive the sign-in as the app does, step by step or all at once."""
 
@@ -499,3 +507,95 @@ def auth(client, smtp, clock, sms_provider) -> AuthActions:
 def signed_in(auth, account) -> dict:
     """A token pair for ``account`` after a complete sign-in."""
     return auth.sign_in(account)
+
+
+# --- mediators --------------------------------------------------------------------------
+
+MEDIATOR_PASSWORD = "Accompagner sans mot de passe 7"
+MEDIATOR_LOGIN = "/api/v1/mediator/login"
+
+
+class MediatorHandle:
+    """What the operator command handed to a mediator, and the password they now use."""
+
+    def __init__(self, id: str, email: str, password: str, totp_uri: str, code: str) -> None:
+        self.id, self.email, self.password = id, email, password
+        self.totp_uri, self.code = totp_uri, code
+        self.totp = pyotp.parse_uri(totp_uri)
+        self.last_step: int | None = None  # the last time step this test had accepted
+
+
+@pytest.fixture
+def make_mediator(app):
+    def factory(
+        email: str | None = None,
+        name: str = "Camille Martin",
+        organisation: str = "France Services de Montreuil",
+    ) -> MediatorHandle:
+        email = email or f"aidant-{uuid.uuid4().hex[:8]}@france-services.example"
+        with app.app_context(), unit_of_work():
+            enrolment = mediators.create_mediator(email, name, organisation)
+            return MediatorHandle(
+                enrolment.mediator.id,
+                email,
+                enrolment.password,
+                enrolment.totp_uri,
+                enrolment.mediator_code,
+            )
+
+    return factory
+
+
+@pytest.fixture
+def mediator(make_mediator) -> MediatorHandle:
+    return make_mediator()
+
+
+class MediatorActions:
+    """Drive a mediator's sign-in as their app does: password and the code of the moment."""
+
+    def __init__(self, client, clock) -> None:
+        self.client = client
+        self.clock = clock
+
+    def step(self, mediator: MediatorHandle) -> int:
+        return mediator.totp.timecode(self.clock.now())
+
+    def code(self, mediator: MediatorHandle, *, steps: int = 0) -> str:
+        """The code the mediator's app shows now, or ``steps`` periods away."""
+        return mediator.totp.generate_otp(self.step(mediator) + steps)
+
+    def login(self, mediator: MediatorHandle, password: str | None = None, totp: str | None = None):
+        body = {
+            "email": mediator.email,
+            "password": password or mediator.password,
+            "totp": totp or self.code(mediator),
+        }
+        return self.client.post(MEDIATOR_LOGIN, json=body)
+
+    def sign_in(self, mediator: MediatorHandle) -> dict:
+        """Sign in, waiting (on the test clock) for a new code if this one was used."""
+        if mediator.last_step is not None and self.step(mediator) <= mediator.last_step:
+            self.clock.advance(seconds=30)
+        response = self.login(mediator)
+        assert response.status_code == 200, response.json
+        mediator.last_step = self.step(mediator)
+        return response.json
+
+    def activate(self, mediator: MediatorHandle) -> dict:
+        """First sign-in: replace the operator's password; return the (kept) session's tokens."""
+        pair = self.sign_in(mediator)
+        new_password = MEDIATOR_PASSWORD
+        response = self.client.put(
+            "/api/v1/mediator/password",
+            json={"current_password": mediator.password, "new_password": new_password},
+            headers=bearer(pair["access_token"]),
+        )
+        assert response.status_code == 204, response.json
+        mediator.password = new_password
+        return pair
+
+
+@pytest.fixture
+def mediator_auth(client, clock) -> MediatorActions:
+    return MediatorActions(client, clock)

@@ -9,7 +9,7 @@ from .. import schemas
 from ..http import ACCESS_ERRORS, client_info, endpoint
 from ..services import accounts, activity, franceconnect_link, sessions
 from ..services import menu as account_menu
-from ..services.tokens import Principal
+from ..services.tokens import Holder, Principal
 
 bp = Blueprint("account", __name__, url_prefix="/api/v1/account")
 
@@ -38,7 +38,7 @@ def show(principal):
     tag="account",
 )
 def menu(principal):
-    return {"items": account_menu.items()}
+    return {"items": account_menu.items(delegated=principal.delegation is not None)}
 
 
 @bp.put("/password")
@@ -46,7 +46,7 @@ def menu(principal):
     summary="Change the password; other sessions end and a notice is emailed",
     body=schemas.ChangePasswordRequest,
     status=204,
-    requires=Principal,
+    requires=Holder,
     errors=[
         e.ValidationError,
         e.WeakPassword,
@@ -85,7 +85,7 @@ def list_sessions(principal):
 @endpoint(
     summary="End one of the account's sessions",
     status=204,
-    requires=Principal,
+    requires=Holder,
     errors=[e.NotFound, *_ACCESS_ERRORS],
     tag="account",
 )

@@ -11,6 +11,7 @@ from ..extensions import limiter
 from ..http import client_info, endpoint
 from ..services import (
     biometric_sign_in,
+    delegation,
     franceconnect_logout,
     login,
     sessions,
@@ -18,7 +19,7 @@ from ..services import (
     tokens,
 )
 from ..services.login import LoginFlow
-from ..services.tokens import Principal, RefreshGrant
+from ..services.tokens import RefreshGrant, SessionOwner
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
@@ -27,10 +28,14 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 limiter.limit(lambda: settings().RATELIMIT_PER_IP)(bp)
 
 
+# The paths limited per address: the holders' sign-in (passkeys included) and the mediators'.
+LIMITED_PREFIXES = (bp.url_prefix + "/", "/api/v1/mediator/")
+
+
 @limiter.request_filter
 def _outside_sign_in() -> bool:
-    """Spare every other request the limiter's work: only /auth/* is limited per address."""
-    return not request.path.startswith(bp.url_prefix + "/")
+    """Spare every other request the limiter's work: only sign-in is limited per address."""
+    return not request.path.startswith(LIMITED_PREFIXES)
 
 
 @bp.post("/login")
@@ -87,7 +92,7 @@ def verify_code(flow, data):
 
 @bp.post("/refresh")
 @endpoint(
-    summary="Rotate the refresh token and get a new token pair",
+    summary="Rotate the refresh token (a holder's or a mediator's) and get a new token pair",
     response=schemas.TokenPair,
     requires=RefreshGrant,
     errors=[e.TokenInvalid, e.TokenExpired, e.TokenReused],
@@ -98,14 +103,17 @@ def refresh(grant):
 
 @bp.post("/logout")
 @endpoint(
-    summary="End the current session: its access and refresh tokens stop working at once "
+    summary="End the current session (or a mediator's delegated one): its tokens stop at once "
     "(200 with the provider's sign-out URL for a session opened with FranceConnect+)",
     status=204,
     also={200: schemas.FranceConnectLogout},
-    requires=Principal,
+    requires=SessionOwner,
     errors=[e.TokenInvalid, e.TokenExpired],
 )
 def sign_out(principal):
+    if principal.delegation is not None:  # a mediator is done acting for the holder
+        delegation.end_session(principal.session, principal.delegation, client_info())
+        return None
     sessions.sign_out(principal.session, client_info())
     logout_url = franceconnect_logout.end_session_url(principal.session)
     if logout_url is not None:

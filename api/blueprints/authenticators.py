@@ -8,7 +8,7 @@ from .. import errors as e
 from .. import schemas
 from ..http import ACCESS_ERRORS, client_info, endpoint
 from ..services import authenticators, enrolment
-from ..services.tokens import Principal
+from ..services.tokens import Holder, Principal
 
 bp = Blueprint("authenticators", __name__, url_prefix="/api/v1/account/authenticators")
 
@@ -19,7 +19,7 @@ _ACCESS_ERRORS = ACCESS_ERRORS
 @endpoint(
     summary="Creation options for a platform authenticator (needs a sign-in under 5 minutes)",
     response=schemas.CreationOptions,
-    requires=Principal,
+    requires=Holder,
     errors=[e.ReauthenticationRequired, *_ACCESS_ERRORS],
     tag="account",
 )
@@ -33,7 +33,7 @@ def registration_options(principal):
     body=schemas.EnrolRequest,
     response=schemas.AuthenticatorView,
     status=201,
-    requires=Principal,
+    requires=Holder,
     errors=[
         e.ValidationError,
         e.WebAuthnRegistrationFailed,
@@ -64,7 +64,7 @@ def list_authenticators(principal):
     summary="Rename an authenticator",
     body=schemas.RenameRequest,
     response=schemas.AuthenticatorView,
-    requires=Principal,
+    requires=Holder,
     errors=[e.ValidationError, e.NotFound, *_ACCESS_ERRORS],
     tag="account",
 )
@@ -78,7 +78,7 @@ def rename(principal, authenticator_id, data):
 @endpoint(
     summary="Remove an authenticator: it stops working and the sessions it opened end at once",
     status=204,
-    requires=Principal,
+    requires=Holder,
     errors=[e.NotFound, *_ACCESS_ERRORS],
     tag="account",
 )

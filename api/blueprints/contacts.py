@@ -8,7 +8,7 @@ from .. import errors as e
 from .. import schemas
 from ..http import ACCESS_ERRORS, client_info, endpoint
 from ..services import contacts
-from ..services.tokens import Principal
+from ..services.tokens import Holder, Principal
 
 bp = Blueprint("contacts", __name__, url_prefix="/api/v1/account/contacts")
 
@@ -33,7 +33,7 @@ def show(principal):
     body=schemas.ContactRequest,
     response=schemas.ContactCodeSent,
     status=202,
-    requires=Principal,
+    requires=Holder,
     errors=[e.ValidationError, e.ReauthenticationRequired, e.RateLimited, *ACCESS_ERRORS],
     tag="account",
 )
@@ -46,7 +46,7 @@ def start_change(principal, kind, data):
     summary="Type the code sent to the new value: it is in force, and the holder is told",
     body=schemas.VerifyCodeRequest,
     response=schemas.ContactView,
-    requires=Principal,
+    requires=Holder,
     errors=[e.ValidationError, e.OtpInvalid, e.OtpExpired, e.OtpLocked, *ACCESS_ERRORS],
     tag="account",
 )
@@ -58,7 +58,7 @@ def confirm_change(principal, kind, data):
 @endpoint(
     summary="Remove a contact (fresh session), unless no way to receive a code would be left",
     status=204,
-    requires=Principal,
+    requires=Holder,
     errors=[e.ReauthenticationRequired, e.NotFound, e.LastChannel, *ACCESS_ERRORS],
     tag="account",
 )

@@ -15,7 +15,7 @@ from ..extensions import limiter
 from ..franceconnect.provider import relying_party
 from ..http import ACCESS_ERRORS, client_info, endpoint
 from ..services import franceconnect_link, franceconnect_sign_in
-from ..services.tokens import Principal
+from ..services.tokens import Holder
 
 bp = Blueprint("franceconnect", __name__, url_prefix="/api/v1")
 
@@ -80,7 +80,7 @@ def complete(data):
     body=schemas.FranceConnectLinkRequest,
     response=schemas.FranceConnectLinked,
     status=201,
-    requires=Principal,
+    requires=Holder,
     errors=[
         e.ValidationError,
         e.LinkTokenInvalid,
@@ -98,7 +98,7 @@ def link(principal, data):
 @endpoint(
     summary="Unlink FranceConnect; the sessions it opened end",
     status=204,
-    requires=Principal,
+    requires=Holder,
     errors=[e.NotFound, *ACCESS_ERRORS],
     tag="account",
 )

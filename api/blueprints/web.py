@@ -1,4 +1,7 @@
-"""The « Mon Compte » web page: static HTML, CSS and JavaScript over the same JSON API."""
+"""The « Mon Compte » web pages: static HTML, CSS and JavaScript over the same JSON API.
+
+``/`` is the holders' page; ``/aidant`` the mediators' (sign-in, mandates, delegated view).
+"""
 
 from __future__ import annotations
 
@@ -19,4 +22,11 @@ PAGE_CSP = (
 def index():
     """Serve the page; every action in it is a call to /api/v1."""
     response = render_template("index.html", franceconnect=settings().franceconnect_enabled)
+    return response, 200, {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"}
+
+
+@bp.get("/aidant")
+def mediator_page():
+    """Serve the mediators' page; like the holders', it only calls /api/v1."""
+    response = render_template("mediator.html")
     return response, 200, {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"}

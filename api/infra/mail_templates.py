@@ -36,6 +36,27 @@ def _paris(moment: datetime) -> str:
     return local.strftime("%d/%m/%Y à %Hh%M")
 
 
+def paris_date(moment: datetime) -> str:
+    """Return the day of ``moment`` in Paris, as a French reader writes it: 31/12/2026."""
+    return moment.astimezone(_PARIS).strftime("%d/%m/%Y")
+
+
+# What each mandate scope lets a mediator do, as the holder reads it.
+SCOPE_LABELS = {
+    "consult": "consulter votre compte",
+    "declare": "faire vos déclarations",
+    "documents": "envoyer vos documents",
+}
+
+
+def scopes_sentence(scopes: list[str]) -> str:
+    """Return "consulter votre compte et faire vos déclarations" for a list of scopes."""
+    labels = [SCOPE_LABELS.get(scope, scope) for scope in scopes]
+    if len(labels) <= 1:
+        return "".join(labels)
+    return ", ".join(labels[:-1]) + " et " + labels[-1]
+
+
 def _render(
     subject: str,
     paragraphs: list[str],
@@ -196,6 +217,25 @@ def franceconnect_linked(at: datetime) -> MailMessage:
     )
 
 
+def mandate_granted(
+    name: str, organisation: str, scopes: list[str], until: str, at: datetime
+) -> MailMessage:
+    return _render(
+        "Vous avez donné un mandat à un aidant",
+        [
+            f"Le {_paris(at)}, vous avez autorisé {name} ({organisation}) à "
+            f"{scopes_sentence(scopes)} pour vous, jusqu'au {until}.",
+            "Cette personne utilise son propre compte d'aidant : elle ne connaît ni votre mot "
+            "de passe ni vos codes, et ne peut pas les modifier. Chacune de ses connexions "
+            "apparaît dans « Mon activité ».",
+            "Vous pouvez retirer ce mandat à tout moment depuis « Gérer mon compte », "
+            "rubrique « Mes aidants ».",
+            "Si ce n'était pas vous, retirez ce mandat tout de suite, puis changez votre mot "
+            "de passe.",
+        ],
+    )
+
+
 def franceconnect_unlinked(at: datetime) -> MailMessage:
     return _render(
         "FranceConnect a été retiré de votre compte",
@@ -204,6 +244,18 @@ def franceconnect_unlinked(at: datetime) -> MailMessage:
             "peut plus servir à vous connecter, et les connexions ouvertes avec lui ont été "
             "fermées.",
             _NOT_YOU,
+        ],
+    )
+
+
+def mediator_password_changed(at: datetime) -> MailMessage:
+    return _render(
+        "Votre mot de passe d'aidant a été modifié",
+        [
+            f"Le mot de passe de votre espace aidant Mon Compte a été modifié le {_paris(at)}.",
+            "Par sécurité, vos autres connexions ont été fermées.",
+            "Si vous n'êtes pas à l'origine de ce changement, prévenez tout de suite votre "
+            "référent : votre compte d'aidant sera suspendu.",
         ],
     )
 
@@ -219,6 +271,17 @@ def franceconnect_identity_changed(at: datetime) -> MailMessage:
             "sécurité sociale et votre mot de passe, puis associez à nouveau FranceConnect "
             "depuis le menu « Gérer mon compte ».",
             _NOT_YOU,
+        ],
+    )
+
+
+def mediator_locked(minutes: int) -> MailMessage:
+    return _render(
+        "Connexion à votre espace aidant bloquée temporairement",
+        [
+            "Plusieurs mots de passe ou codes incorrects ont été saisis pour votre compte "
+            f"d'aidant. Par sécurité, la connexion est bloquée pendant {minutes} minutes.",
+            "Si ce n'était pas vous, prévenez votre référent.",
         ],
     )
 

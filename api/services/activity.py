@@ -9,6 +9,7 @@ from sqlalchemy import insert, select
 from ..clock import utcnow
 from ..extensions import db
 from ..infra.client import ClientInfo
+from ..infra.mail_templates import scopes_sentence
 from ..models import SecurityEvent, new_id
 
 _METHODS = {
@@ -88,6 +89,19 @@ _LABELS: dict[str, str] = {
         "Appareil « {name} » bloqué : il semble avoir été copié. "
         "Il ne peut plus servir à vous connecter."
     ),
+    "mandate_granted": (
+        "Vous avez donné un mandat à {mediator} ({organisation}) pour {scopes}, jusqu'au {until}."
+    ),
+    "mandate_revoked": "Vous avez retiré le mandat donné à {mediator} ({organisation}).",
+    "mandate_ended": (
+        "Le mandat donné à {mediator} ({organisation}) a pris fin : son compte d'aidant "
+        "a été fermé."
+    ),
+    "delegated_session_opened": (
+        "{mediator} ({organisation}) a ouvert une session sur votre compte grâce à votre "
+        "mandat, pour {scopes}."
+    ),
+    "delegated_session_ended": "{mediator} ({organisation}) a fermé sa session sur votre compte.",
 }
 
 
@@ -123,6 +137,8 @@ def describe(event: SecurityEvent) -> str:
         event.type, "Événement de sécurité."
     )
     values["method"] = _METHODS.get(values.get("method", ""), "")
+    if isinstance(values.get("scopes"), list):
+        values["scopes"] = scopes_sentence(values["scopes"])
     # A masked destination, when recorded, says which one: "… (06 •• •• •• 78)".
     where = f" ({values['to']})" if values.get("to") else ""
     values["channel"] = _CHANNELS.get(values.get("channel", "email"), "") + where

@@ -16,8 +16,12 @@ from ..config import settings
 from ..extensions import db
 from ..models import (
     AuthSession,
+    DelegatedSession,
     FranceConnectAttempt,
     LoginTransaction,
+    Mandate,
+    MediatorRefreshToken,
+    MediatorSession,
     OneTimeCode,
     OutboxMail,
     OutboxSms,
@@ -37,6 +41,7 @@ def purge() -> dict[str, int]:
     config = settings()
     now = utcnow()
     cutoff = now - GRACE
+    retention = now - timedelta(days=config.ACTIVITY_RETENTION_DAYS)
     statements = {
         "webauthn_challenges": delete(WebAuthnChallenge).where(
             WebAuthnChallenge.expires_at < cutoff
@@ -53,6 +58,19 @@ def purge() -> dict[str, int]:
         "sessions": delete(AuthSession).where(
             or_(AuthSession.expires_at < cutoff, AuthSession.revoked_at < cutoff)
         ),
+        "delegated_sessions": delete(DelegatedSession).where(
+            or_(DelegatedSession.expires_at < cutoff, DelegatedSession.revoked_at < cutoff)
+        ),
+        "mediator_refresh_tokens": delete(MediatorRefreshToken).where(
+            MediatorRefreshToken.expires_at < cutoff
+        ),
+        "mediator_sessions": delete(MediatorSession).where(
+            or_(MediatorSession.expires_at < cutoff, MediatorSession.revoked_at < cutoff)
+        ),
+        # An ended mandate stays in the holder's list as long as the activity that tells it.
+        "mandates": delete(Mandate).where(
+            or_(Mandate.expires_at < retention, Mandate.revoked_at < retention)
+        ),
         # Sent mail keeps no body; parked mail keeps one (for `mail retry`) for this long only.
         "outbox_mail": delete(OutboxMail).where(
             OutboxMail.status.in_(("sent", "kept", "failed")),
@@ -67,9 +85,7 @@ def purge() -> dict[str, int]:
             Throttle.updated_at < now - timedelta(days=1),
             or_(Throttle.locked_until.is_(None), Throttle.locked_until < now),
         ),
-        "security_events": delete(SecurityEvent).where(
-            SecurityEvent.created_at < now - timedelta(days=config.ACTIVITY_RETENTION_DAYS)
-        ),
+        "security_events": delete(SecurityEvent).where(SecurityEvent.created_at < retention),
     }
     counts = {}
     for name, statement in statements.items():

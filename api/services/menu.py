@@ -27,9 +27,18 @@ _FRANCECONNECT = [
 ]
 
 
-def items() -> list[dict[str, str]]:
-    """Return the menu entries the app renders under « Gérer mon compte »."""
+# What a mediator acting under a mandate may open: reading, never changing.
+_DELEGATED_ENTRIES = frozenset({"activity"})
+
+
+def items(*, delegated: bool = False) -> list[dict[str, str]]:
+    """Return the menu entries the app renders under « Gérer mon compte ».
+
+    A mediator acting under a mandate (``delegated``) gets only the entries they may use.
+    """
     entries = _entries()
+    if delegated:
+        return [entry for entry in entries if entry["id"] in _DELEGATED_ENTRIES]
     if settings().franceconnect_enabled:
         entries[-1:-1] = _FRANCECONNECT  # before « Mon activité »
     return entries
@@ -104,6 +113,17 @@ def _entries() -> list[dict[str, str]]:
             "label": "Mes connexions en cours",
             "description": "Voyez où votre compte est ouvert et fermez une connexion.",
             "href": f"{BASE}/sessions",
+            "method": "GET",
+        },
+        {
+            "id": "mandates",
+            "label": "Mes aidants",
+            "description": (
+                "Autorisez un aidant (France Services, travailleur social) à vous accompagner, "
+                "sans lui donner votre mot de passe. Vous pouvez retirer cette autorisation "
+                "à tout moment."
+            ),
+            "href": f"{BASE}/mandates",
             "method": "GET",
         },
         {

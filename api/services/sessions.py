@@ -61,6 +61,12 @@ def absolute_end(session: AuthSession) -> datetime:
     return session.auth_time + timedelta(seconds=settings().SESSION_MAX_AGE_SECONDS)
 
 
+def require_fresh_sign_in(session: AuthSession) -> None:
+    """Refuse (401 reauthentication_required) a sign-in older than REAUTH_MAX_AGE_SECONDS."""
+    if utcnow() - session.auth_time > timedelta(seconds=settings().REAUTH_MAX_AGE_SECONDS):
+        raise ReauthenticationRequired()
+
+
 def touch(session: AuthSession) -> None:
     now = utcnow()
     if now - session.last_seen_at >= LAST_SEEN_GRANULARITY:

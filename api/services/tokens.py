@@ -4,6 +4,10 @@ Access tokens are short-lived JWTs whose claims never hold personal data; each r
 also checks the session row, so sign-out and revocation take effect at once. Refresh
 tokens are opaque 256-bit secrets stored hashed, single use: presenting a spent one
 means it was copied, and the whole session is ended.
+
+Two kinds of session rotate refresh tokens the same way (:class:`RefreshChain`): a
+holder's and a mediator's; a token's prefix says which. A third kind, the delegated
+session of a mediator acting under a mandate, has an access token only.
 """
 
 from __future__ import annotations
@@ -11,23 +15,39 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import jwt as pyjwt
 from flask_jwt_extended import create_access_token
 from sqlalchemy import select
 
 from ..clock import utcnow
-from ..config import JWT_ALGORITHM, settings
-from ..errors import TokenExpired, TokenInvalid, TokenReused
+from ..config import JWT_ALGORITHM, MEDIATOR_AUDIENCE, settings
+from ..errors import (
+    DelegationForbidden,
+    InsufficientScope,
+    TokenExpired,
+    TokenInvalid,
+    TokenReused,
+)
 from ..extensions import db
 from ..infra.client import ClientInfo
 from ..infra.keys import keyed_hash, new_token
 from ..infra.spend import spend_once
-from ..models import Account, AuthSession, RefreshToken
-from . import activity, sessions
+from ..models import (
+    Account,
+    AuthSession,
+    DelegatedSession,
+    Mediator,
+    MediatorRefreshToken,
+    MediatorSession,
+    RefreshToken,
+)
+from . import activity, delegation, mediator_sessions, sessions
+from .delegation import Delegation
 
 REFRESH_PREFIX = "rt"
+MEDIATOR_REFRESH_PREFIX = "mrt"
 # Headers that would let a token choose its own key or algorithm are refused outright.
 _ALLOWED_HEADERS = {"alg", "typ"}
 
@@ -42,6 +62,69 @@ class TokenPair:
     session_id: str | None = None  # the session these tokens belong to (never sent)
 
 
+class RefreshChain:
+    """A kind of session whose refresh tokens rotate: what differs between kinds.
+
+    The rotation itself (single use, the grace window, reuse ends the session) is the
+    same code for every kind, below.
+    """
+
+    prefix: ClassVar[str]
+    token_model: ClassVar[Any]  # RefreshToken | MediatorRefreshToken
+    session_model: ClassVar[Any]  # AuthSession | MediatorSession
+
+    def claims(self, session: Any) -> dict[str, Any]:
+        """Return the claims that say whose session it is (``sub``, maybe ``aud``)."""
+        raise NotImplementedError
+
+    def absolute_end(self, session: Any) -> datetime:
+        raise NotImplementedError
+
+    def end_after_reuse(self, session: Any, client: ClientInfo) -> None:
+        """End the session after its refresh token was presented twice; record it."""
+        raise NotImplementedError
+
+
+class _HolderChain(RefreshChain):
+    prefix = REFRESH_PREFIX
+    token_model = RefreshToken
+    session_model = AuthSession
+
+    def claims(self, session: AuthSession) -> dict[str, Any]:
+        claims: dict[str, Any] = {"sub": session.account_id}
+        if session.acr is not None:  # the level an identity provider vouched for
+            claims["acr"] = session.acr
+        return claims
+
+    def absolute_end(self, session: AuthSession) -> datetime:
+        return sessions.absolute_end(session)
+
+    def end_after_reuse(self, session: AuthSession, client: ClientInfo) -> None:
+        sessions.revoke(session.id, reason="token_reused")
+        activity.record("token_reused", session.account_id, client)
+
+
+class _MediatorChain(RefreshChain):
+    prefix = MEDIATOR_REFRESH_PREFIX
+    token_model = MediatorRefreshToken
+    session_model = MediatorSession
+
+    def claims(self, session: MediatorSession) -> dict[str, Any]:
+        return {"sub": mediator_sessions.subject(session.mediator_id), "aud": MEDIATOR_AUDIENCE}
+
+    def absolute_end(self, session: MediatorSession) -> datetime:
+        return mediator_sessions.absolute_end(session)
+
+    def end_after_reuse(self, session: MediatorSession, client: ClientInfo) -> None:
+        mediator_sessions.revoke(session.id, reason="token_reused")
+        activity.record("mediator_token_reused", None, client, mediator_id=session.mediator_id)
+
+
+HOLDER = _HolderChain()
+MEDIATOR = _MediatorChain()
+_CHAINS = {chain.prefix: chain for chain in (HOLDER, MEDIATOR)}
+
+
 def issue_for_new_session(
     account: Account,
     amr: list[str],
@@ -54,7 +137,15 @@ def issue_for_new_session(
     session = sessions.start_session(
         account, amr, client, authenticator_id=authenticator_id, acr=acr
     )
-    return _issue(session, new_refresh_token(), now=session.created_at)
+    return _issue(HOLDER, session, new_refresh_token(), now=session.created_at)
+
+
+def issue_for_new_mediator_session(
+    mediator: Mediator, amr: list[str], client: ClientInfo
+) -> TokenPair:
+    """Open a mediator's session and return its first token pair (``aud`` mediator)."""
+    session = mediator_sessions.start_session(mediator, amr, client)
+    return _issue(MEDIATOR, session, new_token(MEDIATOR_REFRESH_PREFIX), now=session.created_at)
 
 
 def new_refresh_token() -> str:
@@ -62,42 +153,42 @@ def new_refresh_token() -> str:
 
 
 def _successor(token: str) -> str:
-    """Derive the token that replaces ``token`` at rotation.
+    """Derive the token that replaces ``token`` at rotation (same prefix, same chain).
 
     Derived, not drawn: an app that retries a refresh whose answer was lost gets the very
     same successor within the grace window. The server key keeps it unpredictable.
     """
     digest = keyed_hash("refresh-successor", token)
-    return f"{REFRESH_PREFIX}_{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"
+    prefix = token.partition("_")[0]
+    return f"{prefix}_{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"
 
 
-def _access_token(session: AuthSession) -> tuple[str, int]:
+def _access_token(chain: RefreshChain, session: Any) -> tuple[str, int]:
     ttl = settings().ACCESS_TOKEN_TTL_SECONDS
-    claims = {
-        "sid": session.id,
-        "amr": list(session.amr),
-        "auth_time": int(session.auth_time.timestamp()),
-    }
-    if session.acr is not None:  # the level an identity provider vouched for
-        claims["acr"] = session.acr
+    claims = chain.claims(session)
     access = create_access_token(
-        identity=session.account_id,
-        additional_claims=claims,
+        identity=claims.pop("sub"),
+        additional_claims={
+            "sid": session.id,
+            "amr": list(session.amr),
+            "auth_time": int(session.auth_time.timestamp()),
+            **claims,
+        },
         expires_delta=timedelta(seconds=ttl),
     )
     return access, ttl
 
 
-def _issue(session: AuthSession, refresh: str, *, now: datetime) -> TokenPair:
+def _issue(chain: RefreshChain, session: Any, refresh: str, *, now: datetime) -> TokenPair:
     """Store ``refresh`` for the session and return it with a new access token."""
     # Sliding lifetime, within the absolute one: the session lives as long as its newest
-    # refresh token, and never longer than SESSION_MAX_AGE_SECONDS after its sign-in.
+    # refresh token, and never longer than its kind's maximum age after its sign-in.
     expires_at = min(
         now + timedelta(seconds=settings().REFRESH_TOKEN_TTL_SECONDS),
-        sessions.absolute_end(session),
+        chain.absolute_end(session),
     )
     db.session.add(
-        RefreshToken(
+        chain.token_model(
             token_hash=keyed_hash("refresh", refresh),
             session_id=session.id,
             created_at=now,
@@ -106,7 +197,7 @@ def _issue(session: AuthSession, refresh: str, *, now: datetime) -> TokenPair:
     )
     if session.expires_at != expires_at:
         session.expires_at = expires_at
-    access, ttl = _access_token(session)
+    access, ttl = _access_token(chain, session)
     return TokenPair(
         access_token=access, refresh_token=refresh, expires_in=ttl, session_id=session.id
     )
@@ -119,12 +210,16 @@ def rotate_refresh_token(token: str, client: ClientInfo) -> TokenPair:
     successor is still unused, it gets that same successor and a new access token: an
     app retrying after a lost answer is not signed out. Any other second use is theft.
     """
+    chain = _CHAINS.get(token.partition("_")[0])
+    if chain is None:
+        raise TokenInvalid()
+    tokens, session_model = chain.token_model, chain.session_model
     digest = keyed_hash("refresh", token)
     # One round trip: the token and its session.
     found = db.session.execute(
-        select(RefreshToken.expires_at, AuthSession)
-        .join(AuthSession, AuthSession.id == RefreshToken.session_id)
-        .where(RefreshToken.token_hash == digest)
+        select(tokens.expires_at, session_model)
+        .join(session_model, session_model.id == tokens.session_id)
+        .where(tokens.token_hash == digest)
     ).first()
     if found is None:
         raise TokenInvalid()
@@ -134,51 +229,102 @@ def rotate_refresh_token(token: str, client: ClientInfo) -> TokenPair:
         raise TokenInvalid()
     if token_expires_at <= now or session.expires_at <= now:
         raise TokenExpired()
-    if not spend_once(RefreshToken.used_at, RefreshToken.token_hash == digest, at=now):
-        return _replay_within_grace(token, session, client)
+    if not spend_once(tokens.used_at, tokens.token_hash == digest, at=now):
+        return _replay_within_grace(chain, token, session, client)
     session.last_seen_at = now
-    return _issue(session, _successor(token), now=now)
+    return _issue(chain, session, _successor(token), now=now)
 
 
-def _replay_within_grace(token: str, session: AuthSession, client: ClientInfo) -> TokenPair:
+def _replay_within_grace(
+    chain: RefreshChain, token: str, session: Any, client: ClientInfo
+) -> TokenPair:
+    tokens = chain.token_model
     used_at = db.session.scalar(
-        select(RefreshToken.used_at).where(RefreshToken.token_hash == keyed_hash("refresh", token))
+        select(tokens.used_at).where(tokens.token_hash == keyed_hash("refresh", token))
     )
     successor = _successor(token)
     successor_unused = db.session.scalar(
-        select(RefreshToken.used_at.is_(None)).where(
-            RefreshToken.token_hash == keyed_hash("refresh", successor)
+        select(tokens.used_at.is_(None)).where(
+            tokens.token_hash == keyed_hash("refresh", successor)
         )
     )
     grace = timedelta(seconds=settings().REFRESH_REUSE_GRACE_SECONDS)
     if used_at is not None and utcnow() - used_at <= grace and successor_unused:
-        access, ttl = _access_token(session)
+        access, ttl = _access_token(chain, session)
         return TokenPair(access_token=access, refresh_token=successor, expires_in=ttl)
-    sessions.revoke(session.id, reason="token_reused")
-    activity.record("token_reused", session.account_id, client)
+    chain.end_after_reuse(session, client)
     raise TokenReused()
 
 
 @dataclass(frozen=True)
 class Principal:
-    """The holder of a live access token: their account and session."""
+    """Who holds a live access token: the holder in person, or a mediator under a mandate.
+
+    ``delegation`` is None for the holder's own session. For a delegated token it names
+    the mandate, the mediator and the scopes, and ``session`` is the delegated session.
+    Declared by read-only views (``@endpoint(requires=Principal)``): a delegated token is
+    accepted when its mandate includes ``consult``. Views that change anything declare
+    :class:`Holder` instead.
+    """
 
     # How @endpoint(requires=Principal) finds it and names it.
     security_scheme: ClassVar[str] = "accessToken"
     argument: ClassVar[str] = "principal"
+    errors: ClassVar[tuple] = (TokenInvalid, TokenExpired, InsufficientScope)
 
     account: Account
-    session: AuthSession
+    session: AuthSession | DelegatedSession
     claims: dict
+    delegation: Delegation | None = None
 
     @classmethod
     def from_bearer(cls, token: str) -> Principal:
-        return authenticate_access_token(token)
+        principal = authenticate_access_token(token)
+        if (
+            principal.delegation is not None
+            and delegation.CONSULT not in principal.delegation.scopes
+        ):
+            raise InsufficientScope()
+        return principal
+
+
+class SessionOwner(Principal):
+    """Whoever holds a live access token, whatever the mandate's scopes: to end that session.
+
+    Only for ``POST /auth/logout``: a mediator whose mandate does not include ``consult``
+    may still close the delegated session they opened.
+    """
+
+    errors: ClassVar[tuple] = (TokenInvalid, TokenExpired)
+
+    @classmethod
+    def from_bearer(cls, token: str) -> SessionOwner:
+        principal = authenticate_access_token(token)
+        return cls(principal.account, principal.session, principal.claims, principal.delegation)
+
+
+class Holder(Principal):
+    """The account holder in person: a delegated token is refused with 403 delegation_forbidden.
+
+    Declare ``@endpoint(requires=Holder)`` on EVERY endpoint that changes a credential, a
+    contact, a device, a mandate or the FranceConnect link: a mediator acting under a
+    mandate may read the account, never change how it is reached or who may act for it.
+    The view still receives it as ``principal``.
+    """
+
+    errors: ClassVar[tuple] = (TokenInvalid, TokenExpired, DelegationForbidden)
+
+    @classmethod
+    def from_bearer(cls, token: str) -> Holder:
+        principal = authenticate_access_token(token)
+        if principal.delegation is not None:
+            raise DelegationForbidden()
+        return cls(principal.account, principal.session, principal.claims)
 
 
 @dataclass(frozen=True)
 class RefreshGrant:
-    """A presented refresh token, checked when it is rotated."""
+    """A presented refresh token (a holder's or a mediator's), checked when it is rotated."""
 
     security_scheme: ClassVar[str] = "refreshToken"
     argument: ClassVar[str] = "grant"
@@ -190,8 +336,8 @@ class RefreshGrant:
         return cls(token)
 
 
-def authenticate_access_token(token: str) -> Principal:
-    """Return who holds ``token``; raise a 401 error for anything but a live access token."""
+def decode_access_token(token: str, audience: str) -> dict[str, Any]:
+    """Return the claims of a valid access token for ``audience``; a 401 error otherwise."""
     config = settings()
     try:
         # One decode for header and claims: signature, exp, iss and aud are checked, and
@@ -200,7 +346,7 @@ def authenticate_access_token(token: str) -> Principal:
             token,
             config.JWT_SECRET_KEY,
             algorithms=[JWT_ALGORITHM],
-            audience=config.JWT_AUDIENCE,
+            audience=audience,
             issuer=config.JWT_ISSUER,
             options={"require": ["exp", "iat", "sub", "jti"]},
         )
@@ -213,6 +359,19 @@ def authenticate_access_token(token: str) -> Principal:
         raise TokenInvalid()
     if claims.get("type") != "access" or not isinstance(claims.get("sid"), str):
         raise TokenInvalid()
+    return claims
+
+
+def authenticate_access_token(token: str) -> Principal:
+    """Return who holds ``token``; raise a 401 error for anything but a live access token.
+
+    A mediator's own token (``aud`` mediator) is refused here: only a holder's token, or
+    a delegated one (with ``act``) whose mandate is still in force, stands for an account.
+    """
+    claims = decode_access_token(token, settings().JWT_AUDIENCE)
+    if "act" in claims:
+        account, delegated, mandate = delegation.authenticate(claims)
+        return Principal(account=account, session=delegated, claims=claims, delegation=mandate)
     # One round trip: the session row that makes revocation immediate, and its account.
     row = db.session.execute(
         select(AuthSession, Account)

@@ -472,18 +472,115 @@ async function openAccount(greeting) {
 }
 
 async function refreshAccount() {
-  const [account, sessions, activity] = await Promise.all([
+  const [account, sessions, activity, mandates] = await Promise.all([
     accountApi("GET", "/account"),
     accountApi("GET", "/account/sessions"),
     accountApi("GET", "/account/activity"),
+    accountApi("GET", "/account/mandates"),
   ]);
   $("account-summary").textContent =
     `Numéro de sécurité sociale : ${account.nir_masked} — courriel : ${account.email || "aucun"}`;
   renderDevices(account.authenticators);
   renderFranceConnect(account.franceconnect);
+  renderMandates(mandates.items);
   renderSessions(sessions.items);
   renderActivity(activity.items);
   $("enable-form").hidden = !biometricsAvailable();
+}
+
+// --- « Mes aidants » ----------------------------------------------------------------------
+
+const SCOPE_LABELS = {
+  consult: "consulter votre compte",
+  declare: "faire vos déclarations",
+  documents: "envoyer vos documents",
+};
+const dayFormat = new Intl.DateTimeFormat("fr-FR", { dateStyle: "long" });
+
+function scopesSentence(scopes) {
+  const labels = scopes.map((scope) => SCOPE_LABELS[scope] || scope);
+  return labels.length > 1
+    ? `${labels.slice(0, -1).join(", ")} et ${labels[labels.length - 1]}`
+    : labels.join("");
+}
+
+function renderMandates(mandates) {
+  const list = $("mandates");
+  list.replaceChildren();
+  const shown = mandates.filter((mandate) => mandate.in_force).concat(
+    mandates.filter((mandate) => !mandate.in_force).slice(0, 3),
+  );
+  if (shown.length === 0) {
+    const empty = document.createElement("li");
+    empty.textContent = "Vous n'avez donné de mandat à aucun aidant.";
+    list.append(empty);
+    return;
+  }
+  for (const mandate of shown) {
+    const item = document.createElement("li");
+    const who = document.createElement("p");
+    who.className = "mandate-who";
+    who.textContent = `${mandate.mediator.name} — ${mandate.mediator.organisation}`;
+    const what = document.createElement("p");
+    what.textContent = `Peut ${scopesSentence(mandate.scopes)}.`;
+    const when = document.createElement("p");
+    when.className = "hint";
+    if (mandate.in_force) {
+      when.textContent = `Jusqu'au ${dayFormat.format(new Date(mandate.expires_at))} — dernière connexion : ${formatDate(mandate.last_used_at)}`;
+    } else {
+      item.classList.add("ended");
+      when.textContent = mandate.revoked_at
+        ? `Mandat retiré le ${dayFormat.format(new Date(mandate.revoked_at))}`
+        : `Mandat terminé le ${dayFormat.format(new Date(mandate.expires_at))}`;
+    }
+    item.append(who, what, when);
+    if (mandate.in_force) {
+      const revoke = document.createElement("button");
+      revoke.type = "button";
+      revoke.className = "link danger";
+      revoke.dataset.action = "revoke-mandate";
+      revoke.dataset.id = mandate.id;
+      revoke.dataset.name = mandate.mediator.name;
+      revoke.textContent = "Retirer le mandat";
+      revoke.setAttribute("aria-label", `Retirer le mandat de ${mandate.mediator.name}`);
+      item.append(revoke);
+    }
+    list.append(item);
+  }
+}
+
+async function onGrantMandate(event) {
+  event.preventDefault();
+  clearMessage();
+  const scopes = [...document.querySelectorAll("#mandate-form input[name='scope']:checked")].map(
+    (box) => box.value,
+  );
+  if (scopes.length === 0) {
+    say("Choisissez au moins une chose que l'aidant pourra faire pour vous.", true);
+    return;
+  }
+  const body = {
+    mediator_code: $("mediator-code").value.trim(),
+    scopes,
+    duration_days: Number($("mandate-duration").value),
+  };
+  try {
+    const mandate = await accountApi("POST", "/account/mandates", body);
+    $("mediator-code").value = "";
+    say(
+      `Vous avez donné un mandat à ${mandate.mediator.name} (${mandate.mediator.organisation}) jusqu'au ${dayFormat.format(new Date(mandate.expires_at))}.`,
+    );
+    await refreshAccount();
+  } catch (error) {
+    const fields = error.body && error.body.errors;
+    if (error.code === "reauthentication_required") {
+      say(`${error.message} Déconnectez-vous puis reconnectez-vous.`, true);
+    } else if (fields) {
+      say(Object.values(fields)[0][0], true);
+    } else {
+      showError(error);
+    }
+  }
 }
 
 function renderDevices(devices) {
@@ -605,6 +702,10 @@ async function onAccountAction(event) {
     } else if (action === "end-session") {
       await accountApi("DELETE", `/account/sessions/${id}`);
       say("La connexion a été fermée.");
+    } else if (action === "revoke-mandate") {
+      if (!window.confirm(`Retirer le mandat de ${name} ? Cet aidant ne pourra plus agir pour vous.`)) return;
+      await accountApi("DELETE", `/account/mandates/${id}`);
+      say(`Le mandat de ${name} a été retiré : cet aidant ne peut plus agir pour vous.`);
     }
     await refreshAccount();
   } catch (error) {
@@ -922,6 +1023,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("use-biometrics").addEventListener("click", onUseBiometrics);
   $("passkey-sign-in").addEventListener("click", onPasskeySignIn);
   $("enable-form").addEventListener("submit", onEnableBiometrics);
+  $("mandate-form").addEventListener("submit", onGrantMandate);
   $("sign-out").addEventListener("click", onSignOut);
   $("screen-account").addEventListener("click", onAccountAction);
   $("open-contacts").addEventListener("click", () => openContacts().catch(showError));

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import cbor2
-from flask import current_app
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -45,6 +44,8 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 from webauthn.registration.verify_registration_response import VerifiedRegistration
+
+from ..config import settings
 
 CHALLENGE_BYTES = 32
 CEREMONY_TIMEOUT_MS = 120_000
@@ -87,8 +88,8 @@ class ParsedAssertion:
 
 
 def _rp() -> tuple[str, str, list[str]]:
-    config = current_app.config
-    return config["WEBAUTHN_RP_ID"], config["WEBAUTHN_RP_NAME"], list(config["WEBAUTHN_ORIGINS"])
+    config = settings()
+    return config.WEBAUTHN_RP_ID, config.WEBAUTHN_RP_NAME, list(config.WEBAUTHN_ORIGINS)
 
 
 def _descriptors(stored: list[StoredDescriptor]) -> list[PublicKeyCredentialDescriptor]:
@@ -119,7 +120,7 @@ def begin_registration(
         user_display_name=display_name,
         challenge=challenge,
         timeout=CEREMONY_TIMEOUT_MS,
-        attestation=AttestationConveyancePreference(current_app.config["WEBAUTHN_ATTESTATION"]),
+        attestation=AttestationConveyancePreference(settings().WEBAUTHN_ATTESTATION),
         authenticator_selection=AuthenticatorSelectionCriteria(
             authenticator_attachment=AuthenticatorAttachment.PLATFORM,
             resident_key=ResidentKeyRequirement.PREFERRED,

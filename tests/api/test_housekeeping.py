@@ -90,3 +90,37 @@ def test_outbox_mode_keeps_bodies_until_the_purge(app, auth, account, client, ru
     clock.advance(days=2)
     runner.invoke(args=["maintenance", "purge"])
     assert client.get(f"/api/v1/dev/outbox?to={account.email}").json["items"] == []
+
+
+def test_mediator_and_delegated_sessions_go_when_they_end_mandates_with_the_activity(
+    app, auth, account, client, runner, clock, mediator, mediator_auth
+):
+    from api.models import DelegatedSession, Mandate, MediatorRefreshToken, MediatorSession
+
+    holder = auth.sign_in(account)
+    helper = mediator_auth.activate(mediator)
+    mandate = client.post(
+        "/api/v1/account/mandates",
+        json={"mediator_code": mediator.code, "scopes": ["consult"], "duration_days": 31},
+        headers=bearer(holder["access_token"]),
+    ).json
+    opened = client.post(
+        f"/api/v1/mediator/mandates/{mandate['id']}/session",
+        headers=bearer(helper["access_token"]),
+    )
+    assert opened.status_code == 200
+
+    clock.advance(hours=1, minutes=30)  # the delegated session is over, not the working day
+    runner.invoke(args=["maintenance", "purge"])
+    assert count(app, DelegatedSession) == 1  # kept for an hour after it ended
+    assert count(app, MediatorSession) == 1
+    clock.advance(hours=12)
+    result = runner.invoke(args=["maintenance", "purge"])
+    assert "delegated_sessions: 1 deleted" in result.output
+    assert "mediator_sessions: 1 deleted" in result.output
+    assert count(app, MediatorRefreshToken) == 0
+    assert count(app, Mandate) == 1  # ended or not, the holder still sees it in the list
+
+    clock.advance(days=31 + 365)
+    runner.invoke(args=["maintenance", "purge"])
+    assert count(app, Mandate) == 0

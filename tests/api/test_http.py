@@ -221,7 +221,9 @@ def _endpoints_reading_a_body(app) -> list[tuple[str, str, str | None]]:
     return found
 
 
-def test_deeply_nested_json_is_invalid_json_everywhere(app, client, auth, account):
+def test_deeply_nested_json_is_invalid_json_everywhere(
+    app, client, auth, account, mediator_auth, mediator
+):
     """Nesting that fits in the body cap but not in the parser's recursion: a 400, not a 500."""
     signed_in = auth.sign_in(account)
     tokens = {
@@ -229,6 +231,7 @@ def test_deeply_nested_json_is_invalid_json_everywhere(app, client, auth, accoun
         "mfaToken": auth.start(account),
         "accessToken": signed_in["access_token"],
         "refreshToken": signed_in["refresh_token"],
+        "mediatorToken": mediator_auth.activate(mediator)["access_token"],
         "passkeyToken": client.post("/api/v1/auth/passkey/options").json["passkey_token"],
     }
     bodies = [

@@ -17,7 +17,7 @@ LOGIN = "/api/v1/auth/login"
 
 @pytest.fixture
 def app_settings() -> dict:
-    # Many codes are sent here: the hourly cap (tested in test_email_code) would only slow
+    # Many codes are sent here: the hourly cap (tested in test_code_channels) would only slow
     # the tests down, and a login transaction would expire while waiting for it.
     return {"OTP_HOURLY_CAP": 1000}
 

@@ -157,6 +157,8 @@ def test_production_refuses_unsafe_settings():
         ("SMTP_STARTTLS", "peut-être"),
         ("WEBAUTHN_ORIGINS", "localhost:8000"),
         ("MAIL_BACKEND", "pigeon"),
+        ("DELEGATED_SESSION_TTL_SECONDS", "7200"),  # the contract caps it at an hour
+        ("JWT_AUDIENCE", "mediator"),  # holders' tokens would open the mediators' API
         ("SMS_BACKEND", "pigeon"),
         ("SMS_BACKEND", "http"),  # without SMS_API_URL
         ("SMS_SENDER", "CafAllocations"),  # 14 characters

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from api.extensions import db
-from tests.conftest import bearer
+from tests.conftest import MediatorHandle, bearer
 
 
 def test_nothing_sensitive_is_logged(auth, account, client, smtp, caplog, capfd, clock):
@@ -87,3 +88,79 @@ def test_database_errors_carry_no_parameter_values(app, client, caplog, capfd):
     # The exception itself renders no parameters (the driver's message is its own).
     assert repr(secret) not in str(caught.value)
     assert "parameters hidden" in str(caught.value)
+
+
+def test_nothing_of_a_mediator_is_logged(
+    auth, account, client, runner, clock, caplog, capfd, mediator_auth
+):
+    caplog.set_level(logging.DEBUG)
+    created = runner.invoke(
+        args=[
+            "mediators",
+            "create",
+            "--email",
+            "camille@france-services.example",
+            "--name",
+            "Camille Martin",
+            "--organisation",
+            "France Services de Montreuil",
+            "--json",
+        ]
+    )
+    capfd.readouterr()  # the command's own output is for the operator, not a log
+    enrolment = json.loads(created.stdout)
+    helper = MediatorHandle(
+        "",
+        "camille@france-services.example",
+        enrolment["password"],
+        enrolment["totp_uri"],
+        enrolment["mediator_code"],
+    )
+    wrong_code = mediator_auth.code(helper, steps=3)
+    mediator_auth.login(helper, totp=wrong_code)
+    code = mediator_auth.code(helper)
+    pair = mediator_auth.login(helper, totp=code).json
+    client.put(
+        "/api/v1/mediator/password",
+        json={"current_password": helper.password, "new_password": "Secret d'aidant 2026"},
+        headers=bearer(pair["access_token"]),
+    )
+    holder = auth.sign_in(account)
+    mandate = client.post(
+        "/api/v1/account/mandates",
+        json={"mediator_code": helper.code, "scopes": ["consult"], "duration_days": 1},
+        headers=bearer(holder["access_token"]),
+    ).json
+    delegated = client.post(
+        f"/api/v1/mediator/mandates/{mandate['id']}/session",
+        headers=bearer(pair["access_token"]),
+    ).json
+    client.get("/api/v1/account", headers=bearer(delegated["access_token"]))
+    client.put(
+        "/api/v1/account/password",
+        json={"current_password": account.password, "new_password": "Pris par un aidant 1"},
+        headers=bearer(delegated["access_token"]),
+    )
+    refreshed = client.post("/api/v1/auth/refresh", headers=bearer(pair["refresh_token"])).json
+
+    records = [r for r in caplog.records if not r.name.startswith("mail.log")]
+    logged = "".join(r.getMessage() + str(vars(r)) for r in records)
+    out, err = capfd.readouterr()
+    logged += out + err
+    assert "/api/v1/mediator/login" in logged  # we did capture logs
+    secrets = [
+        enrolment["password"],
+        "Secret d'aidant 2026",
+        helper.totp.secret,
+        code,
+        wrong_code,
+        pair["access_token"],
+        pair["refresh_token"],
+        refreshed["refresh_token"],
+        delegated["access_token"],
+        "camille@france-services.example",
+        account.nir,
+        account.password,
+    ]
+    for secret in secrets:
+        assert secret not in logged, f"a secret reached the logs: {secret[:4]}…"

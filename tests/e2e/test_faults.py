@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from api.extensions import db
-from api.models import AuthSession, EmailCode, LoginTransaction, OutboxMail, RefreshToken
+from api.models import AuthSession, LoginTransaction, OneTimeCode, OutboxMail, RefreshToken
 from tests.conftest import SmtpSink, _free_port
 from tests.live_server import BIN, ROOT, stop
 from tests.tcp_proxy import TcpProxy
@@ -284,7 +284,9 @@ def test_killed_workers_leave_no_half_written_sign_in(start_live_server, smtp):
             )
             sessions = conn.scalar(select(func.count()).select_from(AuthSession))
             used_codes = conn.scalar(
-                select(func.count()).select_from(EmailCode).where(EmailCode.used_at.is_not(None))
+                select(func.count())
+                .select_from(OneTimeCode)
+                .where(OneTimeCode.used_at.is_not(None))
             )
             sessions_without_token = conn.scalar(
                 text(
@@ -294,9 +296,9 @@ def test_killed_workers_leave_no_half_written_sign_in(start_live_server, smtp):
             )
             orphan_codes = conn.scalar(
                 select(func.count())
-                .select_from(EmailCode)
-                .join(LoginTransaction, EmailCode.transaction_id == LoginTransaction.id)
-                .where(EmailCode.used_at.is_not(None), LoginTransaction.completed_at.is_(None))
+                .select_from(OneTimeCode)
+                .join(LoginTransaction, OneTimeCode.transaction_id == LoginTransaction.id)
+                .where(OneTimeCode.used_at.is_not(None), LoginTransaction.completed_at.is_(None))
             )
             tokens = conn.scalar(select(func.count()).select_from(RefreshToken))
     finally:

@@ -18,6 +18,26 @@ PHONE = "+33612345678"  # the demo account's, mobile-mock's default
 QA_SETTINGS = {"OTP_RESEND_SECONDS": "1", "OTP_HOURLY_CAP": "50"}
 
 
+MEDIATOR_EMAIL = "camille@france-services.example"
+
+
+def create_mediator(server) -> dict:
+    """Create a mediator with the operator command; return what it printed."""
+    created = server.flask(
+        "mediators",
+        "create",
+        "--email",
+        MEDIATOR_EMAIL,
+        "--name",
+        "Camille Martin",
+        "--organisation",
+        "France Services de Montreuil",
+        "--json",
+    )
+    assert created.returncode == 0, created.stderr
+    return json.loads(created.stdout)
+
+
 def mobile_mock(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(BIN / "mobile-mock"), *args],
@@ -77,6 +97,7 @@ def test_shipped_scenarios_with_a_real_smtp_sink_and_sms_provider(start_live_ser
         **QA_SETTINGS,
     )
     server.create_account(NIR, EMAIL, PASSWORD, phone=PHONE)
+    helper = create_mediator(server)
     for name in sorted(name for name in scenario.shipped() if not scenario.requirements(name)):
         run = mobile_mock(
             "--base-url",
@@ -91,6 +112,12 @@ def test_shipped_scenarios_with_a_real_smtp_sink_and_sms_provider(start_live_ser
             "qa-key",
             "run",
             name,
+            "--mediator-email",
+            MEDIATOR_EMAIL,
+            "--mediator-password",
+            helper["password"],
+            "--totp-uri",
+            helper["totp_uri"],
         )
         assert run.returncode == 0, f"{name}:\n{run.stdout}{run.stderr}"
         assert f"Scénario {name}: réussi" in run.stdout
@@ -198,3 +225,58 @@ def test_the_shipped_franceconnect_scenario_against_a_live_server(
         )
         assert run.returncode == 0, f"{name}:\n{run.stdout}{run.stderr}"
         assert f"Scénario {name}: réussi" in run.stdout
+
+
+def test_the_mediator_role_from_a_terminal(start_live_server, tmp_path):
+    server = start_live_server(**QA_SETTINGS)
+    server.create_account(NIR, EMAIL, PASSWORD)
+    helper = create_mediator(server)
+    holder = ["--base-url", server.url, "--device", str(tmp_path / "phone.json")]
+    aidant = ["--mediator", "--base-url", server.url, "--device", str(tmp_path / "aidant.json")]
+
+    signed_in = mobile_mock(
+        *aidant,
+        "sign-in",
+        "--email",
+        MEDIATOR_EMAIL,
+        "--password",
+        helper["password"],
+        "--totp-uri",
+        helper["totp_uri"],
+        "--new-password",
+        "Un mot de passe d'aidant 7",
+    )
+    assert signed_in.returncode == 0, signed_in.stdout + signed_in.stderr
+    assert "Aidant connecté" in signed_in.stdout
+    assert mobile_mock(*holder, "sign-in").returncode == 0
+    granted = mobile_mock(
+        *holder,
+        "--json",
+        "grant-mandate",
+        "--code",
+        helper["mediator_code"],
+        "--scope",
+        "consult",
+        "--scope",
+        "declare",
+        "--days",
+        "1",
+    )
+    assert granted.returncode == 0, granted.stdout + granted.stderr
+    mandate_id = json.loads(granted.stdout)["data"]["id"]
+
+    mandates = json.loads(mobile_mock(*aidant, "--json", "mandates").stdout)["data"]
+    assert [m["id"] for m in mandates] == [mandate_id]
+    assert NIR not in json.dumps(mandates)
+    assert mobile_mock(*aidant, "open", mandate_id).returncode == 0
+    account = json.loads(mobile_mock(*aidant, "--json", "account").stdout)["data"]
+    assert account["email"] == EMAIL
+    activity = json.loads(mobile_mock(*aidant, "--json", "activity").stdout)["data"]
+    assert activity[0]["type"] == "delegated_session_opened"
+
+    assert mobile_mock(*holder, "revoke-mandate", mandate_id).returncode == 0
+    refused = mobile_mock(*aidant, "account")
+    assert refused.returncode == 1 and "token_invalid" in refused.stderr
+    assert mobile_mock(*aidant, "sign-out").returncode == 0
+    # The device file is the mediator's app: it holds the TOTP secret, for its owner only.
+    assert oct((tmp_path / "aidant.json").stat().st_mode & 0o777) == "0o600"

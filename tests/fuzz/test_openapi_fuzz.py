@@ -2,9 +2,9 @@
 always answers as its OpenAPI description says.
 
 Each operation gets a fresh app and account; the security scheme an operation declares
-(mfaToken, accessToken, refreshToken, passkeyToken) gets a real token of that kind, so the fuzzer
-reaches past authentication. Hypothesis drives schemathesis' strategies directly, one
-bounded run per operation.
+(mfaToken, accessToken, refreshToken, passkeyToken, mediatorToken) gets a real token of
+that kind, so the fuzzer reaches past authentication. Hypothesis drives schemathesis'
+strategies directly, one bounded run per operation.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api import create_app
-from tests.conftest import AuthActions, make_settings
+from tests.conftest import AuthActions, MediatorActions, make_settings
 
 # Bodies that prove something (a signature, the current password): well formed by the
 # schema and still refused with a 400 when they prove nothing.
@@ -24,6 +24,7 @@ PROOF_BODIES = {
     "POST /api/v1/auth/webauthn/verify",
     "POST /api/v1/auth/passkey/verify",
     "PUT /api/v1/account/password",
+    "PUT /api/v1/mediator/password",
     # An address or a number by the schema, but the kind in the path says which one.
     "PUT /api/v1/account/contacts/{kind}",
 }
@@ -51,13 +52,14 @@ def app_settings() -> dict:
 
 
 @pytest.fixture
-def tokens(client, smtp, clock, account) -> dict[str, str]:
+def tokens(client, smtp, clock, account, mediator) -> dict[str, str]:
     auth = AuthActions(client, smtp, clock)
     pair = auth.sign_in(account)
     return {
         "accessToken": pair["access_token"],
         "refreshToken": pair["refresh_token"],
         "mfaToken": auth.start(account),
+        "mediatorToken": MediatorActions(client, clock).activate(mediator)["access_token"],
         "passkeyToken": client.post("/api/v1/auth/passkey/options").json["passkey_token"],
     }
 

@@ -10,6 +10,7 @@ from mobile_mock import scenario
 from mobile_mock.authenticator import AuthenticatorError
 from mobile_mock.client import ApiProblem, MobileApp
 from mobile_mock.device import AppIdentity, Device
+from mobile_mock.mediator import MediatorApp
 from mobile_mock.transport import FlaskTransport
 from tests.conftest import ANDROID_ORIGIN, NO_EMAIL, fresh_phone
 
@@ -54,15 +55,34 @@ def enrolled_app(new_app, account):
     return phone
 
 
+@pytest.fixture
+def new_mediator_app(app, clock):
+    """A mediator's device whose authenticator app reads the service's (movable) clock."""
+
+    def factory(name: str = "aidant", device: Device | None = None) -> MediatorApp:
+        return MediatorApp(
+            transport=FlaskTransport(app.test_client()),
+            device=device or Device(),
+            clock=lambda: clock.now().timestamp(),
+            sleep=lambda seconds: clock.advance(seconds=seconds),
+        )
+
+    return factory
+
+
 @pytest.mark.parametrize(
     "name", sorted(name for name in scenario.shipped() if not scenario.requirements(name))
 )
-def test_shipped_scenarios_pass_in_process(name, new_app, account, clock):
+def test_shipped_scenarios_pass_in_process(
+    name, new_app, new_mediator_app, account, mediator, clock
+):
     runner = scenario.Runner(
         new_app,
         nir=account.nir,
         password=account.password,
         sleep=lambda seconds: clock.advance(seconds=seconds),
+        mediator=scenario.MediatorLogin(mediator.email, mediator.password, mediator.totp_uri),
+        make_mediator_app=new_mediator_app,
     )
     result = runner.run(scenario.load(name))
     assert result.ok, json.dumps(result.to_dict(), indent=2, ensure_ascii=False)
@@ -242,6 +262,52 @@ def test_malformed_scenarios_are_refused(tmp_path):
         scenario.load(bad)
     with pytest.raises(scenario.ScenarioError):
         scenario.load("no-such-scenario")
+
+
+def test_a_mediator_acts_under_a_mandate_then_is_refused(
+    new_app, new_mediator_app, account, mediator, clock
+):
+    holder = new_app()
+    holder.sign_in_with_code(account.nir, account.password)
+    aidant = new_mediator_app()
+    signed_in = aidant.sign_in(mediator.email, mediator.password, totp_uri=mediator.totp_uri)
+    assert signed_in["password_change_required"] is True
+    with pytest.raises(ApiProblem) as caught:
+        aidant.mandates()
+    assert caught.value.code == "password_change_required"
+    aidant.change_password(mediator.password, "Un mot de passe d'aidant 7")
+
+    mandate = holder.grant_mandate(aidant.profile()["mediator_code"], ["consult"], 31)
+    assert [m["id"] for m in aidant.mandates()] == [mandate["id"]]
+    assert aidant.open_mandate(mandate["id"])["expires_in"] == 3600
+    assert aidant.holder_account()["email"] == account.email
+    assert aidant.holder_activity()[0]["type"] == "delegated_session_opened"
+    with pytest.raises(ApiProblem) as caught:
+        aidant.change_holder_password()
+    assert caught.value.code == "delegation_forbidden"
+
+    holder.revoke_mandate(mandate["id"])
+    with pytest.raises(ApiProblem) as caught:
+        aidant.holder_account()
+    assert caught.value.code == "token_invalid"
+    assert [m["in_force"] for m in holder.mandates()] == [False]
+
+
+def test_the_mediators_app_waits_for_a_new_code_rather_than_reuse_one(
+    new_mediator_app, mediator, clock, tmp_path
+):
+    waits: list[float] = []
+    aidant = new_mediator_app()
+    aidant.sleep = lambda seconds: (waits.append(seconds), clock.advance(seconds=seconds))
+    aidant.sign_in(mediator.email, mediator.password, totp_uri=mediator.totp_uri)
+    aidant.sign_out()
+    # The same device file tomorrow remembers which code it used last.
+    aidant.device.save(tmp_path / "aidant.json")
+    again = new_mediator_app(device=Device.load(tmp_path / "aidant.json"))
+    again.sleep = aidant.sleep
+    again.sign_in(mediator.email, mediator.password)  # no replayed code: it waited
+    assert len(waits) == 1 and 0 < waits[0] <= 30.1
+    assert oct((tmp_path / "aidant.json").stat().st_mode & 0o777) == "0o600"
 
 
 def test_a_phone_only_holder_signs_in_by_sms(app, make_account, android):
