@@ -152,6 +152,13 @@ class ChangePasswordRequest(Strict):
     new_password = _str(required=True)
 
 
+class MediatorChangePasswordRequest(Strict):
+    """A mediator always proves their current password: no FranceConnect recovery here."""
+
+    current_password = _str(required=True, validate=validate.Length(max=MAX_LENGTH))
+    new_password = _str(required=True)
+
+
 CODE_CHALLENGE_PATTERN = r"^[A-Za-z0-9_-]{43}$"
 CODE_VERIFIER_PATTERN = r"^[A-Za-z0-9._~-]{43,128}$"
 

@@ -50,7 +50,7 @@ def profile(principal):
 @bp.put("/password")
 @endpoint(
     summary="Change the mediator's password (the operator's initial one must be replaced)",
-    body=schemas.ChangePasswordRequest,
+    body=schemas.MediatorChangePasswordRequest,
     status=204,
     requires=MediatorPrincipal,
     errors=[e.ValidationError, e.WeakPassword, e.InvalidCurrentPassword, e.TooManyAttempts],

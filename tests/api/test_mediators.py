@@ -360,3 +360,16 @@ def test_a_mediators_token_opens_no_account_endpoint(app, client, mediator_auth,
         assert (response.status_code, response.json["code"]) == (401, "token_invalid"), path
     logout = client.post("/api/v1/auth/logout", headers=bearer(pair["access_token"]))
     assert logout.status_code == 401
+
+
+def test_a_mediator_password_change_without_the_current_password_is_a_400(
+    client, mediator, mediator_auth
+):
+    """Only a holder's FranceConnect+ recovery may skip it; a missing one is no 500."""
+    pair = mediator_auth.sign_in(mediator)
+    response = client.put(
+        "/api/v1/mediator/password",
+        json={"new_password": "Un tout nouveau secret 42"},
+        headers=bearer(pair["access_token"]),
+    )
+    assert response.status_code == 400 and response.json["code"] == "validation_error"
