@@ -61,13 +61,20 @@ class LiveServer:
         assert response.status_code == 200, response.text
         return [item["text"] for item in response.json()["items"]]
 
-    def last_sms_code(self, phone: str) -> str:
-        """The code of the newest SMS holding one, written for ``phone``."""
-        for content in self.texts(phone):
-            match = re.search(r"\b(\d{6})\b", content)
-            if match:
-                return match.group(1)
-        raise AssertionError(f"no code was texted to {phone}")
+    def last_sms_code(self, phone: str, wait: float = 60) -> str:
+        """The code of the newest SMS holding one, written for ``phone``.
+
+        Waits for it: the page's click may still be on its way when the test asks.
+        """
+        deadline = time.monotonic() + wait
+        while True:
+            for content in self.texts(phone):
+                match = re.search(r"\b(\d{6})\b", content)
+                if match:
+                    return match.group(1)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no code was texted to {phone}")
+            time.sleep(0.2)
 
     def worker_pids(self) -> list[int]:
         """Return the pids of the gunicorn workers (children of the master)."""
