@@ -1,6 +1,7 @@
 """The « Mon Compte » web pages: static HTML, CSS and JavaScript over the same JSON API.
 
-``/`` is the holders' page; ``/aidant`` the mediators' (sign-in, mandates, delegated view).
+``/`` is the holders' page; ``/aidant`` the mediators' (sign-in, mandates, delegated view);
+``/accessibilite`` the accessibility statement (RGAA model), linked from both pages' footers.
 """
 
 from __future__ import annotations
@@ -29,4 +30,11 @@ def index():
 def mediator_page():
     """Serve the mediators' page; like the holders', it only calls /api/v1."""
     response = render_template("mediator.html")
+    return response, 200, {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"}
+
+
+@bp.get("/accessibilite")
+def accessibility_statement():
+    """Serve the « Déclaration d'accessibilité » that French public services must publish."""
+    response = render_template("accessibilite.html")
     return response, 200, {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"}

@@ -1,4 +1,6 @@
-// Mon Compte web page: the same JSON API as the Caf app. Tokens live in memory only.
+// Mon Compte web page: the same JSON API as the Caf app. Access and refresh tokens live in
+// memory only; the sign-in in progress (its mfa token, step and channel) is kept in this
+// tab's sessionStorage, so that a reload does not lose the code the person just received.
 "use strict";
 
 const API = "/api/v1";
@@ -13,15 +15,20 @@ const state = {
   // The passkey autofill request waiting on the NIR field, and its renewal timer.
   autofill: null,
   autofillTimer: null,
+  // The sign-in in progress: when it ends (epoch ms), the code sent (channel, hint, until).
+  expiresAt: 0,
+  sent: null,
+  expiryTimers: [],
+  recovery: null, // « Mot de passe oublié »: {token, channel, expiresAt}
 };
 
 const $ = (id) => document.getElementById(id);
 
 const MESSAGES = {
-  network: "Le service ne répond pas. Vérifiez votre connexion internet puis réessayez.",
+  network: "Le service ne répond pas. Vérifiez votre connexion à internet, puis réessayez.",
+  unexpected: "Un problème est survenu de notre côté. Réessayez dans quelques minutes.",
   webauthnCancelled:
-    "La vérification biométrique a été annulée ou refusée. Réessayez, ou recevez un code par courriel.",
-  webauthnUnsupported: "Ce navigateur ne permet pas la connexion biométrique.",
+    "La vérification biométrique a été annulée ou refusée. Réessayez, ou recevez un code.",
   franceconnectFailed:
     "La connexion avec FranceConnect n'a pas abouti. Ce n'est pas grave : réessayez, ou connectez-vous avec votre numéro de sécurité sociale et votre mot de passe.",
   franceconnectLinkFirst:
@@ -87,31 +94,63 @@ const CONTACTS = {
   },
 };
 
-const minutes = (seconds) => Math.max(1, Math.round(seconds / 60));
-
-// --- messages, announced to screen readers ----------------------------------------------
+// --- messages, announced to screen readers (page.js) ------------------------------------
 
 function say(text, isError = false) {
-  const box = $("message");
-  box.textContent = text;
-  box.classList.toggle("error", isError);
-  box.setAttribute("role", isError ? "alert" : "status");
-  box.hidden = false;
-  if (isError) box.focus();
+  if (isError) Page.alert(text);
+  else Page.say(text);
 }
 
 function clearMessage() {
-  $("message").hidden = true;
+  Page.clear();
+}
+
+// The NIR as printed on the Carte Vitale (« 1 85 05 75 123 456 »), without its spaces.
+const NIR_PATTERN = /^[12][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{6}$/;
+const compactNir = (value) => value.replace(/[\s.\-]/g, "").toUpperCase();
+
+// Check a NIR field before sending it; on a mistake, say so at the field. Return the NIR.
+function nirFrom(input) {
+  const nir = compactNir(input.value);
+  if (!nir) {
+    Page.fieldError(input, "Saisissez votre numéro de sécurité sociale.");
+    return null;
+  }
+  if (!NIR_PATTERN.test(nir)) {
+    Page.fieldError(
+      input,
+      "Ce numéro n'a pas la bonne forme. Il a 13 chiffres et commence par 1 ou 2. Recopiez-le depuis votre carte Vitale.",
+    );
+    return null;
+  }
+  return nir;
+}
+
+// A 6-digit code field; on a mistake, say so at the field.
+function codeFrom(input) {
+  const code = input.value.replace(/\s/g, "");
+  if (/^[0-9]{6}$/.test(code)) return code;
+  Page.fieldError(input, "Le code a 6 chiffres. Recopiez-le depuis le message reçu.");
+  return null;
+}
+
+// The lock after too many tries: how long, from Retry-After, in plain French.
+function lockMessage(error) {
+  const wait = error.retryAfter;
+  if (!wait) return error.message;
+  const until = Page.at(Date.now() + wait * 1000);
+  return `Trop d'essais. Par sécurité, la connexion est bloquée. Réessayez dans ${Page.delay(wait)} (vers ${until}).`;
 }
 
 // --- the API ----------------------------------------------------------------------------
 
 class Problem extends Error {
-  constructor(body, status) {
-    super(body.detail || "Une erreur est survenue.");
+  constructor(body, status, retryAfter = 0) {
+    super(body.detail || MESSAGES.unexpected);
     this.code = body.code;
     this.status = status;
     this.body = body;
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -131,7 +170,10 @@ async function api(method, path, { body, token } = {}) {
   }
   if (response.status === 204) return null;
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Problem(data, response.status);
+  if (!response.ok) {
+    const retryAfter = Number(response.headers.get("Retry-After")) || data.retry_after || 0;
+    throw new Problem(data, response.status, retryAfter);
+  }
   return data;
 }
 
@@ -168,6 +210,7 @@ function keepTokens(pair) {
   state.access = pair.access_token;
   state.refresh = pair.refresh_token;
   state.mfaToken = null;
+  forgetSignIn();
   if (pair.device_token) {
     try {
       window.localStorage.setItem(DEVICE_TOKEN_KEY, pair.device_token);
@@ -179,16 +222,25 @@ function keepTokens(pair) {
 
 function showError(error) {
   if (error instanceof Problem) {
-    say(error.message, true);
     if (["token_invalid", "token_expired", "token_reused"].includes(error.code) && !state.access) {
-      show("screen-login");
+      restart();
+      say(
+        "Le délai pour finir la connexion est dépassé. Recommencez : saisissez votre numéro et votre mot de passe.",
+        true,
+      );
+      return;
     }
+    if (error.code === "too_many_attempts" || error.code === "rate_limited") {
+      say(error.code === "too_many_attempts" ? lockMessage(error) : error.message, true);
+      return;
+    }
+    say(error.message, true);
   } else if (error && (error.name === "NotAllowedError" || error.name === "AbortError")) {
     say(MESSAGES.webauthnCancelled, true);
   } else if (error && error.name === "InvalidStateError") {
     say("Cet appareil est déjà associé à votre compte.", true);
   } else {
-    say("Une erreur inattendue est survenue. Réessayez.", true);
+    say(MESSAGES.unexpected, true);
   }
 }
 
@@ -198,7 +250,10 @@ function show(screenId) {
   for (const screen of document.querySelectorAll(".screen")) {
     screen.hidden = screen.id !== screenId;
   }
+  Page.clearFieldErrors();
+  Page.hidePasswords();
   const heading = document.querySelector(`#${screenId} h2`);
+  Page.step(heading.textContent);
   heading.setAttribute("tabindex", "-1");
   heading.focus();
 }
@@ -212,13 +267,125 @@ function biometricsAvailable() {
 }
 
 function restart() {
-  Object.assign(state, { mfaToken: null, access: null, refresh: null, methods: [] });
+  Object.assign(state, { mfaToken: null, access: null, refresh: null, methods: [], recovery: null });
+  forgetSignIn();
   stopCountdown();
   $("login-form").reset();
+  $("send-code").textContent = "Envoyer le code";
   $("code-form").hidden = true;
   $("code-sent").hidden = true;
   show("screen-login");
   armPasskeyAutofill();
+}
+
+// --- the sign-in in progress: kept in this tab, with its deadline -----------------------
+// Never the access or refresh tokens: only what the password step gave (the mfa token,
+// the methods and masked hints), the code sent, and when it all ends.
+
+const SIGN_IN_KEY = "moncompte.sign_in";
+const WARN_BEFORE_MS = 2 * 60 * 1000;
+
+function keepSignIn() {
+  const kept = {
+    mfaToken: state.mfaToken,
+    expiresAt: state.expiresAt,
+    methods: state.methods,
+    hints: {
+      email_hint: state.hints.email_hint,
+      phone_hint: state.hints.phone_hint,
+      trusted_email_hint: state.hints.trusted_email_hint,
+    },
+    step: state.sent ? "code" : "channel",
+    channel: chosenChannel() || null,
+    sent: state.sent,
+  };
+  try {
+    sessionStorage.setItem(SIGN_IN_KEY, JSON.stringify(kept));
+  } catch {
+    // storage disabled: a reload starts again, nothing else changes
+  }
+}
+
+function forgetSignIn() {
+  for (const timer of state.expiryTimers) clearTimeout(timer);
+  state.expiryTimers = [];
+  state.expiresAt = 0;
+  state.sent = null;
+  $("expiry-warning").hidden = true;
+  try {
+    sessionStorage.removeItem(SIGN_IN_KEY);
+  } catch {
+    // nothing kept
+  }
+}
+
+// Warn two minutes before the sign-in in progress ends (sooner for a short one), with a
+// way to get more time; when it has ended, say so and start again.
+function watchExpiry() {
+  for (const timer of state.expiryTimers) clearTimeout(timer);
+  $("expiry-warning").hidden = true;
+  const left = state.expiresAt - Date.now();
+  const warnIn = Math.max(0, left - Math.min(WARN_BEFORE_MS, left / 2));
+  state.expiryTimers = [
+    setTimeout(() => {
+      const remaining = Math.max(1, (state.expiresAt - Date.now()) / 1000);
+      $("expiry-text").textContent =
+        `Votre connexion n'est pas finie. Elle sera annulée dans ${Page.delay(remaining)}, à ${Page.at(state.expiresAt)}. Vous pouvez la prolonger.`;
+      $("expiry-warning").hidden = false;
+      say($("expiry-text").textContent, true);
+    }, warnIn),
+    setTimeout(() => {
+      restart();
+      say(
+        "Le délai pour finir la connexion est dépassé. Par sécurité, elle a été annulée. Recommencez : saisissez votre numéro et votre mot de passe.",
+        true,
+      );
+    }, Math.max(0, left)),
+  ];
+}
+
+function extendSignIn(seconds) {
+  state.expiresAt = Math.max(state.expiresAt, Date.now() + seconds * 1000);
+  watchExpiry();
+  keepSignIn();
+}
+
+// After a reload: back to the code, where the person was.
+function resumeSignIn() {
+  let kept = null;
+  try {
+    kept = JSON.parse(sessionStorage.getItem(SIGN_IN_KEY) || "null");
+  } catch {
+    kept = null;
+  }
+  if (!kept || !kept.mfaToken || kept.expiresAt <= Date.now()) {
+    forgetSignIn();
+    return false;
+  }
+  Object.assign(state, {
+    mfaToken: kept.mfaToken,
+    methods: kept.methods,
+    hints: kept.hints,
+    expiresAt: kept.expiresAt,
+  });
+  openVerify();
+  if (kept.channel) {
+    const radio = document.querySelector(`input[name='channel'][value='${kept.channel}']`);
+    if (radio) radio.checked = true;
+  }
+  if (kept.sent && kept.sent.until > Date.now()) {
+    state.sent = kept.sent;
+    showCodeSent(kept.sent, false);
+    $("send-code").textContent = "Renvoyer le code";
+    $("code").focus();
+  }
+  watchExpiry();
+  say(
+    state.sent
+      ? "Votre connexion en cours a été reprise. Saisissez le code reçu."
+      : "Votre connexion en cours a été reprise. Choisissez comment recevoir le code.",
+  );
+  return true;
 }
 
 // --- passkey sign-in: the phone or computer alone, no NIR or password ----------------
@@ -323,8 +490,13 @@ async function onPasskeySignIn() {
 async function onLogin(event) {
   event.preventDefault();
   clearMessage();
-  const nir = $("nir").value.trim().toUpperCase();
+  const nir = nirFrom($("nir"));
+  if (!nir) return;
   const password = $("password").value;
+  if (!password) {
+    Page.fieldError($("password"), "Saisissez votre mot de passe.");
+    return;
+  }
   try {
     const started = await api("POST", "/auth/login", {
       body: { nir, password, ...knownDevice() },
@@ -333,17 +505,32 @@ async function onLogin(event) {
     state.mfaToken = started.mfa_token;
     state.methods = started.methods;
     state.hints = started;
+    state.sent = null;
     $("password").value = "";
-    renderChannels(started);
-    $("biometric-choice").hidden = !(started.methods.includes("webauthn") && biometricsAvailable());
-    $("code-form").hidden = true;
-    $("code-sent").hidden = true;
-    show("screen-verify");
+    openVerify();
+    state.expiresAt = 0;
+    extendSignIn(started.expires_in);
   } catch (error) {
     const fields = error.body && error.body.errors;
-    if (fields && fields.nir) say(fields.nir[0], true);
-    else showError(error);
+    if (fields && fields.nir) Page.fieldError($("nir"), fields.nir[0]);
+    else if (fields && fields.password) Page.fieldError($("password"), fields.password[0]);
+    else if (error.code === "invalid_credentials") {
+      $("password").value = "";
+      Page.fieldError(
+        $("password"),
+        "Le numéro de sécurité sociale ou le mot de passe est incorrect. Vérifiez-les, puis réessayez. Mot de passe oublié ? Utilisez le lien sous le bouton.",
+      );
+    } else showError(error);
   }
+}
+
+function openVerify() {
+  renderChannels(state.hints);
+  $("biometric-choice").hidden = !(state.methods.includes("webauthn") && biometricsAvailable());
+  $("send-code").textContent = "Envoyer le code";
+  $("code-form").hidden = true;
+  $("code-sent").hidden = true;
+  show("screen-verify");
 }
 
 // --- step 2: a code (email, SMS, trusted person) or biometrics --------------------------
@@ -389,7 +576,7 @@ function startCountdown(seconds) {
   button.disabled = true;
   label.hidden = false;
   const tick = () => {
-    label.textContent = `Vous pourrez demander un nouveau code dans ${left} secondes.`;
+    label.textContent = `Vous pourrez demander un nouveau code dans ${Page.delay(left)}.`;
     if (left <= 0) {
       stopCountdown();
       button.textContent = "Renvoyer le code";
@@ -400,6 +587,24 @@ function startCountdown(seconds) {
   state.countdown = setInterval(tick, 1000);
 }
 
+// What the page says of a code sent: where, how long it lasts (from the API's
+// expires_in), and after a resend that the earlier code no longer works.
+function codeSentText(sent) {
+  const info = CHANNELS[sent.channel];
+  const lasts = Page.delay((sent.until - sent.at) / 1000);
+  let text = `${info.sent(sent.hint)} Il est valable ${lasts}, jusqu'à ${Page.at(sent.until)}.`;
+  if (sent.resent) text += " Le code reçu avant ne fonctionne plus : utilisez le dernier.";
+  return text;
+}
+
+function showCodeSent(sent, announce = true) {
+  $("code-label").textContent = CHANNELS[sent.channel].label;
+  $("code-sent").textContent = codeSentText(sent);
+  $("code-sent").hidden = false;
+  $("code-form").hidden = false;
+  if (announce) say(codeSentText(sent));
+}
+
 async function onSendCode() {
   clearMessage();
   try {
@@ -408,18 +613,23 @@ async function onSendCode() {
       token: state.mfaToken,
       body: channel ? { channel } : undefined,
     });
-    const info = CHANNELS[sent.channel];
-    $("code-label").textContent = info.label;
-    $("code-sent").textContent =
-      `${info.sent(sent.destination_hint)} Il est valable ${minutes(sent.expires_in)} minutes.`;
-    $("code-sent").hidden = false;
-    $("code-form").hidden = false;
+    const now = Date.now();
+    state.sent = {
+      channel: sent.channel,
+      hint: sent.destination_hint,
+      at: now,
+      until: now + sent.expires_in * 1000,
+      resent: Boolean(state.sent),
+    };
+    // A code sent extends the sign-in so that the code really lives that long.
+    extendSignIn(sent.expires_in);
+    $("code").value = "";
+    showCodeSent(state.sent);
+    $("send-code").textContent = "Renvoyer le code";
     startCountdown(sent.resend_after);
     $("code").focus();
   } catch (error) {
-    if (error.code === "rate_limited" && error.body.retry_after) {
-      startCountdown(error.body.retry_after);
-    }
+    if (error.code === "rate_limited" && error.retryAfter) startCountdown(error.retryAfter);
     showError(error);
   }
 }
@@ -427,19 +637,34 @@ async function onSendCode() {
 async function onVerifyCode(event) {
   event.preventDefault();
   clearMessage();
-  const code = $("code").value.trim();
-  if (!/^[0-9]{6}$/.test(code)) {
-    say("Le code doit comporter 6 chiffres.", true);
-    return;
-  }
+  const code = codeFrom($("code"));
+  if (!code) return;
   try {
     keepTokens(await api("POST", "/auth/otp/verify", { body: { code }, token: state.mfaToken }));
     $("code").value = "";
     stopCountdown();
     await openAccount("Vous êtes connecté.");
   } catch (error) {
-    showError(error);
+    if (["otp_invalid", "otp_expired", "otp_locked"].includes(error.code)) {
+      $("code").value = "";
+      let text = error.message;
+      if (error.code === "otp_invalid" && error.body.attempts_remaining !== undefined) {
+        const left = error.body.attempts_remaining;
+        text += ` Il vous reste ${left} essai${left > 1 ? "s" : ""}.`;
+      }
+      Page.fieldError($("code"), text);
+    } else showError(error);
   }
+}
+
+// « Prolonger »: a new code extends the sign-in; while a resend must wait, say how long.
+async function onExtendSignIn() {
+  if ($("send-code").disabled) {
+    say(`${$("resend-countdown").textContent} Le code déjà reçu reste valable d'ici là.`, true);
+    return;
+  }
+  $("expiry-warning").hidden = true;
+  await onSendCode();
 }
 
 async function onUseBiometrics() {
@@ -485,7 +710,9 @@ async function refreshAccount() {
   renderMandates(mandates.items);
   renderSessions(sessions.items);
   renderActivity(activity.items);
+  // Said, not just hidden: a browser without WebAuthn cannot enable biometrics.
   $("enable-form").hidden = !biometricsAvailable();
+  $("biometrics-unavailable").hidden = biometricsAvailable();
 }
 
 // --- « Mes aidants » ----------------------------------------------------------------------
@@ -556,7 +783,14 @@ async function onGrantMandate(event) {
     (box) => box.value,
   );
   if (scopes.length === 0) {
-    say("Choisissez au moins une chose que l'aidant pourra faire pour vous.", true);
+    Page.fieldError(
+      document.querySelector("#mandate-form input[name='scope']"),
+      "Cochez au moins une case : ce que l'aidant pourra faire pour vous.",
+    );
+    return;
+  }
+  if (!$("mediator-code").value.trim()) {
+    Page.fieldError($("mediator-code"), "Saisissez le code que votre aidant vous a donné.");
     return;
   }
   const body = {
@@ -574,9 +808,11 @@ async function onGrantMandate(event) {
   } catch (error) {
     const fields = error.body && error.body.errors;
     if (error.code === "reauthentication_required") {
-      say(`${error.message} Déconnectez-vous puis reconnectez-vous.`, true);
+      say(`${error.message} Déconnectez-vous, puis reconnectez-vous.`, true);
     } else if (fields) {
-      say(Object.values(fields)[0][0], true);
+      Page.fieldError($("mediator-code"), Object.values(fields)[0][0]);
+    } else if (error.code === "mediator_not_found") {
+      Page.fieldError($("mediator-code"), error.message);
     } else {
       showError(error);
     }
@@ -640,10 +876,12 @@ function renderSessions(sessions) {
       end.dataset.action = "end-session";
       end.dataset.id = session.id;
       end.textContent = "Fermer cette connexion";
+      end.setAttribute("aria-label", `Fermer la connexion par ${how} du ${formatDate(session.created_at)}`);
       item.append(end);
     }
     list.append(item);
   }
+  $("end-all-sessions").hidden = !sessions.some((session) => !session.current);
 }
 
 function renderActivity(events) {
@@ -651,7 +889,19 @@ function renderActivity(events) {
   list.replaceChildren();
   for (const event of events.slice(0, 10)) {
     const item = document.createElement("li");
-    item.textContent = `${formatDate(event.at)} : ${event.detail}`;
+    const text = document.createElement("p");
+    text.textContent = `${formatDate(event.at)} : ${event.detail}`;
+    item.append(text);
+    if (event.id !== undefined && event.id !== null) {
+      const notMe = document.createElement("button");
+      notMe.type = "button";
+      notMe.className = "link danger";
+      notMe.dataset.action = "not-me";
+      notMe.dataset.id = event.id;
+      notMe.textContent = "Ce n'était pas moi";
+      notMe.setAttribute("aria-label", `Ce n'était pas moi : ${event.detail}, ${formatDate(event.at)}`);
+      item.append(notMe);
+    }
     list.append(item);
   }
 }
@@ -669,7 +919,7 @@ async function onEnableBiometrics(event) {
     await refreshAccount();
   } catch (error) {
     if (error.code === "reauthentication_required") {
-      say(`${error.message} Déconnectez-vous puis reconnectez-vous.`, true);
+      say(`${error.message} Déconnectez-vous, puis reconnectez-vous.`, true);
     } else {
       showError(error);
     }
@@ -702,11 +952,28 @@ async function onAccountAction(event) {
     } else if (action === "end-session") {
       await accountApi("DELETE", `/account/sessions/${id}`);
       say("La connexion a été fermée.");
+    } else if (action === "not-me") {
+      await accountApi("POST", `/account/activity/${id}/not-me`);
+      say(
+        "Merci. Toutes vos autres connexions sont fermées. Si quelqu'un connaît votre mot de passe, changez-le : déconnectez-vous, puis choisissez « Mot de passe oublié ».",
+      );
     } else if (action === "revoke-mandate") {
       if (!window.confirm(`Retirer le mandat de ${name} ? Cet aidant ne pourra plus agir pour vous.`)) return;
       await accountApi("DELETE", `/account/mandates/${id}`);
       say(`Le mandat de ${name} a été retiré : cet aidant ne peut plus agir pour vous.`);
     }
+    await refreshAccount();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function onEndAllSessions() {
+  clearMessage();
+  if (!window.confirm("Déconnecter tous vos autres appareils ? Ils devront se reconnecter.")) return;
+  try {
+    await accountApi("DELETE", "/account/sessions");
+    say("Tous vos autres appareils sont déconnectés. Cette connexion reste ouverte.");
     await refreshAccount();
   } catch (error) {
     showError(error);
@@ -852,7 +1119,7 @@ async function onConfirmFranceConnect() {
   } catch (error) {
     if (error.code === "link_token_invalid") sessionStorage.removeItem(FC_LINK_KEY);
     if (error.code === "reauthentication_required") {
-      say(`${error.message} Déconnectez-vous puis reconnectez-vous.`, true);
+      say(`${error.message} Déconnectez-vous, puis reconnectez-vous.`, true);
     } else {
       showError(error);
     }
@@ -962,15 +1229,18 @@ async function onContactSubmit(event) {
   if (kind === "trusted_email") body.name = $("contact-name").value.trim();
   try {
     const sent = await accountApi("PUT", `/account/contacts/${kind}`, body);
+    const until = Date.now() + sent.expires_in * 1000;
     $("contact-code-sent").textContent =
-      `Un code a été envoyé à ${sent.destination_hint}. Il est valable ${minutes(sent.expires_in)} minutes. Rien ne change tant qu'il n'est pas saisi.`;
+      `Un code a été envoyé à ${sent.destination_hint}. Il est valable ${Page.delay(sent.expires_in)}, jusqu'à ${Page.at(until)}. Rien ne change tant qu'il n'est pas saisi.`;
+    say($("contact-code-sent").textContent);
     $("contact-form").hidden = true;
     $("contact-code-form").hidden = false;
     $("contact-code").value = "";
     $("contact-code").focus();
   } catch (error) {
     const fields = error.body && error.body.errors;
-    if (fields && (fields.value || fields.name)) say((fields.value || fields.name)[0], true);
+    if (fields && fields.value) Page.fieldError($("contact-value"), fields.value[0]);
+    else if (fields && fields.name) Page.fieldError($("contact-name"), fields.name[0]);
     else reauthenticationHint(error);
   }
 }
@@ -979,18 +1249,18 @@ async function onContactCode(event) {
   event.preventDefault();
   clearMessage();
   const kind = state.editing;
-  const code = $("contact-code").value.trim();
-  if (!/^[0-9]{6}$/.test(code)) {
-    say("Le code doit comporter 6 chiffres.", true);
-    return;
-  }
+  const code = codeFrom($("contact-code"));
+  if (!code) return;
   try {
     await accountApi("POST", `/account/contacts/${kind}/verify`, { code });
     closeEditor();
     say(`${CONTACTS[kind].title} : enregistré. Un message de confirmation vous a été envoyé.`);
     await refreshContacts();
   } catch (error) {
-    showError(error);
+    if (["otp_invalid", "otp_expired", "otp_locked"].includes(error.code)) {
+      $("contact-code").value = "";
+      Page.fieldError($("contact-code"), error.message);
+    } else showError(error);
   }
 }
 
@@ -1014,6 +1284,188 @@ async function onContactsAction(event) {
   }
 }
 
+// --- « Mot de passe oublié » (contract v2: recovery) -------------------------------------
+// The same answer whether or not the NIR has an account or that channel: the page says
+// « if … », and never more than the API tells.
+
+const RECOVERY_SENT = {
+  email: "Si ce numéro a un compte avec une adresse électronique, un code vient d'y être envoyé.",
+  sms: "Si ce numéro a un compte avec un numéro de mobile, un code vient d'y être envoyé par SMS.",
+};
+
+function openForgot() {
+  clearMessage();
+  stopPasskeyAutofill();
+  const typed = $("nir").value.trim();
+  if (typed && !$("forgot-nir").value) $("forgot-nir").value = typed;
+  show("screen-forgot");
+}
+
+function forgotChannel() {
+  const checked = document.querySelector("input[name='forgot-channel']:checked");
+  return checked ? checked.value : "email";
+}
+
+async function askRecoveryCode(nir, channel, resent) {
+  const started = await api("POST", "/auth/recovery", { body: { nir, channel } });
+  const now = Date.now();
+  state.recovery = {
+    nir,
+    channel,
+    token: started.recovery_token,
+    expiresAt: now + started.expires_in * 1000,
+  };
+  let text = `${RECOVERY_SENT[channel]} Il est valable ${Page.delay(started.expires_in)}, jusqu'à ${Page.at(state.recovery.expiresAt)}.`;
+  if (resent) text += " Le code reçu avant ne fonctionne plus : utilisez le dernier.";
+  $("reset-sent").textContent = text;
+  $("reset-code").value = "";
+  return text;
+}
+
+async function onForgot(event) {
+  event.preventDefault();
+  clearMessage();
+  const nir = nirFrom($("forgot-nir"));
+  if (!nir) return;
+  try {
+    const text = await askRecoveryCode(nir, forgotChannel(), false);
+    show("screen-reset");
+    say(text);
+    $("reset-code").focus();
+  } catch (error) {
+    const fields = error.body && error.body.errors;
+    if (fields && fields.nir) Page.fieldError($("forgot-nir"), fields.nir[0]);
+    else showError(error);
+  }
+}
+
+async function onResendRecovery() {
+  clearMessage();
+  if (!state.recovery) {
+    show("screen-forgot");
+    return;
+  }
+  try {
+    say(await askRecoveryCode(state.recovery.nir, state.recovery.channel, true));
+    $("reset-code").focus();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+// A wrong new password or code is said at its field; a dead recovery starts again.
+function recoveryFieldError(error, fields) {
+  const at = fields || {};
+  for (const [name, id] of Object.entries(at)) {
+    const input = $(id);
+    if (error.body.errors && error.body.errors[name]) {
+      Page.fieldError(input, error.body.errors[name][0]);
+      return true;
+    }
+  }
+  return false;
+}
+
+async function onReset(event) {
+  event.preventDefault();
+  clearMessage();
+  if (!state.recovery || state.recovery.expiresAt <= Date.now()) {
+    state.recovery = null;
+    show("screen-forgot");
+    say("Le délai pour saisir le code est dépassé. Demandez un nouveau code.", true);
+    return;
+  }
+  const code = codeFrom($("reset-code"));
+  if (!code) return;
+  const newPassword = $("reset-password").value;
+  if (!newPassword) {
+    Page.fieldError($("reset-password"), "Choisissez un nouveau mot de passe.");
+    return;
+  }
+  try {
+    await api("POST", "/auth/recovery/verify", {
+      token: state.recovery.token,
+      body: { code, new_password: newPassword },
+    });
+    finishRecovery();
+  } catch (error) {
+    if (error.code === "weak_password") Page.fieldError($("reset-password"), error.message);
+    else if (["otp_invalid", "otp_expired", "otp_locked"].includes(error.code)) {
+      $("reset-code").value = "";
+      Page.fieldError($("reset-code"), error.message);
+    } else if (error.body && error.body.errors) {
+      if (!recoveryFieldError(error, { new_password: "reset-password", code: "reset-code" })) {
+        showError(error);
+      }
+    } else if (["token_invalid", "token_expired"].includes(error.code)) {
+      state.recovery = null;
+      show("screen-forgot");
+      say("Le délai pour saisir le code est dépassé. Demandez un nouveau code.", true);
+    } else showError(error);
+  }
+}
+
+function finishRecovery() {
+  restart();
+  say(
+    "Votre nouveau mot de passe est enregistré. Par sécurité, toutes vos connexions ont été fermées. Connectez-vous avec votre nouveau mot de passe.",
+  );
+}
+
+function openCounter() {
+  clearMessage();
+  const typed = $("forgot-nir").value.trim() || $("nir").value.trim();
+  if (typed && !$("counter-nir").value) $("counter-nir").value = typed;
+  show("screen-counter");
+}
+
+async function onCounter(event) {
+  event.preventDefault();
+  clearMessage();
+  const nir = nirFrom($("counter-nir"));
+  if (!nir) return;
+  const recoveryCode = $("counter-code").value.trim().toUpperCase();
+  if (!recoveryCode) {
+    Page.fieldError($("counter-code"), "Saisissez le code remis au guichet.");
+    return;
+  }
+  const newPassword = $("counter-password").value;
+  if (!newPassword) {
+    Page.fieldError($("counter-password"), "Choisissez un nouveau mot de passe.");
+    return;
+  }
+  const body = { nir, recovery_code: recoveryCode, new_password: newPassword };
+  const email = $("counter-email").value.trim();
+  const phone = $("counter-phone").value.trim();
+  if (email) body.email = email;
+  if (phone) body.phone = phone;
+  try {
+    await api("POST", "/auth/recovery/counter", { body });
+    $("counter-form").reset();
+    finishRecovery();
+  } catch (error) {
+    if (error.code === "invalid_recovery_code") {
+      Page.fieldError(
+        $("counter-code"),
+        "Ce code ne correspond pas à ce numéro de sécurité sociale, ou il a déjà servi. Vérifiez le numéro et le code. Sinon, retournez au guichet.",
+      );
+    } else if (error.code === "weak_password") {
+      Page.fieldError($("counter-password"), error.message);
+    } else if (error.code === "too_many_attempts") {
+      say(lockMessage(error), true);
+    } else if (error.body && error.body.errors) {
+      const known = {
+        nir: "counter-nir",
+        recovery_code: "counter-code",
+        new_password: "counter-password",
+        email: "counter-email",
+        phone: "counter-phone",
+      };
+      if (!recoveryFieldError(error, known)) showError(error);
+    } else showError(error);
+  }
+}
+
 // --- wiring -----------------------------------------------------------------------------
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -1032,11 +1484,22 @@ document.addEventListener("DOMContentLoaded", () => {
   $("contact-form").addEventListener("submit", onContactSubmit);
   $("contact-code-form").addEventListener("submit", onContactCode);
   $("cancel-contact").addEventListener("click", closeEditor);
+  $("extend-sign-in").addEventListener("click", onExtendSignIn);
+  $("channels").addEventListener("change", () => state.mfaToken && keepSignIn());
+  $("end-all-sessions").addEventListener("click", onEndAllSessions);
+  $("open-forgot").addEventListener("click", openForgot);
+  $("forgot-form").addEventListener("submit", onForgot);
+  $("reset-form").addEventListener("submit", onReset);
+  $("reset-resend").addEventListener("click", onResendRecovery);
+  $("open-counter").addEventListener("click", openCounter);
+  $("counter-form").addEventListener("submit", onCounter);
+  Page.passwordToggles();
   for (const link of document.querySelectorAll("[data-action='restart']")) {
     link.addEventListener("click", restart);
   }
   $("passkey-choice").hidden = !biometricsAvailable();
-  armPasskeyAutofill();
+  Page.step("Connexion");
+  if (!resumeSignIn()) armPasskeyAutofill();
   // FranceConnect's controls exist only when the service is configured for it.
   const optional = {
     franceconnect: onFranceConnect,

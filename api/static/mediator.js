@@ -15,35 +15,45 @@ const SCOPE_LABELS = {
 const dayFormat = new Intl.DateTimeFormat("fr-FR", { dateStyle: "long" });
 const timeFormat = new Intl.DateTimeFormat("fr-FR", { dateStyle: "long", timeStyle: "short" });
 
+// The two live regions, the title and the field errors are page.js's.
 function say(text, isError = false) {
-  const box = $("message");
-  box.textContent = text;
-  box.classList.toggle("error", isError);
-  box.setAttribute("role", isError ? "alert" : "status");
-  box.hidden = false;
-  if (isError) box.focus();
+  if (isError) Page.alert(text);
+  else Page.say(text);
 }
 
 function clearMessage() {
-  $("message").hidden = true;
+  Page.clear();
 }
 
 function show(screenId) {
   for (const screen of document.querySelectorAll(".screen")) {
     screen.hidden = screen.id !== screenId;
   }
+  Page.clearFieldErrors();
+  Page.hidePasswords();
   const heading = document.querySelector(`#${screenId} h2`);
+  Page.step(heading.textContent);
   heading.setAttribute("tabindex", "-1");
   heading.focus();
 }
 
+const UNEXPECTED = "Un problème est survenu de notre côté. Réessayez dans quelques minutes.";
+
 class Problem extends Error {
-  constructor(body, status) {
-    super(body.detail || "Une erreur est survenue.");
+  constructor(body, status, retryAfter = 0) {
+    super(body.detail || UNEXPECTED);
     this.code = body.code;
     this.status = status;
     this.body = body;
+    this.retryAfter = retryAfter;
   }
+}
+
+// The lock after too many tries: how long, from Retry-After, in plain French.
+function lockMessage(error) {
+  if (!error.retryAfter) return error.message;
+  const until = Page.at(Date.now() + error.retryAfter * 1000);
+  return `Trop d'essais. Par sécurité, la connexion est bloquée. Réessayez dans ${Page.delay(error.retryAfter)} (vers ${until}).`;
 }
 
 async function api(method, path, { body, token } = {}) {
@@ -58,11 +68,20 @@ async function api(method, path, { body, token } = {}) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
-    throw new Problem({ detail: "Le service ne répond pas. Réessayez.", code: "network" }, 0);
+    throw new Problem(
+      {
+        detail: "Le service ne répond pas. Vérifiez votre connexion à internet, puis réessayez.",
+        code: "network",
+      },
+      0,
+    );
   }
   if (response.status === 204) return null;
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Problem(data, response.status);
+  if (!response.ok) {
+    const retryAfter = Number(response.headers.get("Retry-After")) || data.retry_after || 0;
+    throw new Problem(data, response.status, retryAfter);
+  }
   return data;
 }
 
@@ -87,11 +106,10 @@ function signedOut(message) {
 }
 
 function showError(error) {
-  say(error.message || "Une erreur inattendue est survenue. Réessayez.", true);
   if (error.status === 401 && ["token_invalid", "token_expired", "token_reused"].includes(error.code)) {
     signedOut();
-    say(error.message, true);
   }
+  say(error.code === "too_many_attempts" ? lockMessage(error) : error.message || UNEXPECTED, true);
 }
 
 // --- sign-in and first password -----------------------------------------------------------
@@ -104,8 +122,17 @@ async function onLogin(event) {
     password: $("password").value,
     totp: $("totp").value.trim(),
   };
+  if (!body.email) {
+    Page.fieldError($("email"), "Saisissez votre adresse électronique.");
+    return;
+  }
+  if (!body.password) {
+    Page.fieldError($("password"), "Saisissez votre mot de passe.");
+    return;
+  }
+  body.totp = body.totp.replace(/\s/g, "");
   if (!/^[0-9]{6}$/.test(body.totp)) {
-    say("Le code doit comporter 6 chiffres.", true);
+    Page.fieldError($("totp"), "Le code a 6 chiffres. Recopiez-le depuis votre application.");
     return;
   }
   try {
@@ -122,7 +149,10 @@ async function onLogin(event) {
     await openMandates("Vous êtes connecté.");
   } catch (error) {
     $("totp").value = "";
-    say(error.message, true);
+    if (error.code === "too_many_attempts") say(lockMessage(error), true);
+    else if (error.code === "invalid_credentials" || error.status === 401) {
+      Page.fieldError($("totp"), `${error.message} Vérifiez, puis réessayez avec un nouveau code.`);
+    } else showError(error);
   }
 }
 
@@ -138,7 +168,9 @@ async function onChangePassword(event) {
     $("new-password").value = "";
     await openMandates("Votre mot de passe est enregistré.");
   } catch (error) {
-    showError(error);
+    if (error.code === "weak_password" || error.code === "validation_error") {
+      Page.fieldError($("new-password"), error.message);
+    } else showError(error);
   }
 }
 
@@ -267,4 +299,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("reload-delegated").addEventListener("click", refreshDelegated);
   $("end-delegated").addEventListener("click", onEndDelegated);
   $("sign-out").addEventListener("click", onSignOut);
+  Page.passwordToggles();
+  Page.step("Connexion aidant");
 });

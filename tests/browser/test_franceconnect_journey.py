@@ -117,7 +117,7 @@ def test_a_failed_franceconnect_sign_in_is_explained_kindly(fc_provider, start_l
     page.get_by_role("button", name=FC_BUTTON).click()
     expect(page.get_by_label("Identifiant")).to_be_visible()
     page.get_by_role("button", name="Annuler").click()
-    message = page.locator("#message")
+    message = page.get_by_role("alert")  # an error: the assertive region
     expect(message).to_contain_text("La connexion avec FranceConnect n'a pas abouti.")
     expect(message).to_contain_text("numéro de sécurité sociale et votre mot de passe")
     assert "error" not in page.url

@@ -69,7 +69,7 @@ def test_a_holder_grants_a_mandate_the_mediator_acts_then_is_refused(
     desk.goto(web_server.url + "/aidant")
     desk.get_by_label("Adresse électronique").fill(MEDIATOR_EMAIL)
     desk.get_by_label("Mot de passe", exact=True).fill(enrolment["password"])
-    desk.get_by_label("Code de votre application d'authentification").fill(
+    desk.get_by_label("Code de votre application de codes").fill(
         pyotp.parse_uri(enrolment["totp_uri"]).now()
     )
     desk.get_by_role("button", name="Se connecter").click()

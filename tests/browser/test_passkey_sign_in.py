@@ -28,7 +28,7 @@ def test_passkey_autofill_signs_in_without_nir_or_password(web_server, phone, sm
     web_server.create_account(NIR, EMAIL, PASSWORD)
     page = phone.page
     page.goto(web_server.url + "/")
-    nir_field = page.get_by_label("Numéro de sécurité sociale")
+    nir_field = page.locator("#screen-login").get_by_label("Numéro de sécurité sociale")
     assert nir_field.get_attribute("autocomplete") == "username webauthn"
     expect(page.get_by_role("heading", name="Connexion")).to_be_visible()
     # Nothing to offer yet: the autofill request waits, the form works as before.

@@ -15,8 +15,9 @@ EMAIL = "navigateur@exemple.fr"
 def sign_in_with_password(phone, url: str, nir: str = NIR) -> None:
     page = phone.page
     page.goto(url + "/")
-    page.get_by_label("Numéro de sécurité sociale").fill(nir)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
+    login = page.locator("#screen-login")
+    login.get_by_label("Numéro de sécurité sociale").fill(nir)
+    login.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Se connecter", exact=True).click()
     expect(page.get_by_role("heading", name="Vérification")).to_be_visible()
 
