@@ -525,7 +525,7 @@ async function onLogin(event) {
 }
 
 function openVerify() {
-  renderChannels(state.hints);
+  renderChannels({ ...state.hints, methods: state.methods });
   $("biometric-choice").hidden = !(state.methods.includes("webauthn") && biometricsAvailable());
   $("send-code").textContent = "Envoyer le code";
   $("code-form").hidden = true;

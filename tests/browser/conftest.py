@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.timeouts import HTTP_SECONDS
+from tests.browser import a11y
+from tests.timeouts import COMMAND_SECONDS, HTTP_SECONDS
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+ARTIFACTS = a11y.ARTIFACTS  # screenshots of every screen, ignored by git
 PHONE = {"width": 390, "height": 844}
 
 
@@ -83,8 +84,14 @@ class VirtualPhone:
     """
 
     def __init__(
-        self, browser, *, user_verified: bool = True, passkey_autofill: bool = True
+        self,
+        browser,
+        *,
+        user_verified: bool = True,
+        passkey_autofill: bool = True,
+        axe_source: str | None = None,
     ) -> None:
+        self.axe_source = axe_source
         self.context = browser.new_context(viewport=PHONE, locale="fr-FR", device_scale_factor=2)
         self.context.add_init_script(WEBAUTHN_SPY % ("false" if passkey_autofill else "true"))
         self.context.set_default_timeout(HTTP_SECONDS * 1000)
@@ -122,6 +129,13 @@ class VirtualPhone:
         ]
 
     def screenshot(self, name: str) -> Path:
+        """Keep a screenshot of this screen and, given axe's source, check its accessibility.
+
+        Every screen a journey photographs is thus checked (``a11y.check_screen``).
+        """
+        if self.axe_source is not None:
+            a11y.check_screen(self.page, name, self.axe_source)
+            return ARTIFACTS / f"{name}.png"
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
@@ -131,24 +145,48 @@ class VirtualPhone:
         self.context.close()
 
 
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's axe.min.js, installed from the committed lock file when node_modules lacks it."""
+    try:
+        return a11y.install_axe(timeout=COMMAND_SECONDS)
+    except a11y.Unavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+
+
 @pytest.fixture
-def phone(browser) -> Iterator[VirtualPhone]:
+def assert_accessible(axe_source):
+    """``assert_accessible(page, screen_name)``: axe (WCAG 2.1 A/AA), live regions, focus
+    rings, reflow at 200 % and 320 px, screenshots; see tests/browser/a11y.py."""
+
+    def check(page, screen_name: str, *, tab_through: bool = True) -> None:
+        a11y.check_screen(page, screen_name, axe_source, tab_through=tab_through)
+
+    return check
+
+
+@pytest.fixture
+def phone(browser, axe_source) -> Iterator[VirtualPhone]:
     """A phone whose browser offers passkey autofill."""
-    device = VirtualPhone(browser)
+    device = VirtualPhone(browser, axe_source=axe_source)
     yield device
     device.close()
 
 
 @pytest.fixture
-def phone_without_autofill(browser) -> Iterator[VirtualPhone]:
-    device = VirtualPhone(browser, passkey_autofill=False)
+def phone_without_autofill(browser, axe_source) -> Iterator[VirtualPhone]:
+    device = VirtualPhone(browser, passkey_autofill=False, axe_source=axe_source)
     yield device
     device.close()
 
 
 @pytest.fixture
-def unverified_phone(browser) -> Iterator[VirtualPhone]:
-    device = VirtualPhone(browser, user_verified=False, passkey_autofill=False)
+def unverified_phone(browser, axe_source) -> Iterator[VirtualPhone]:
+    device = VirtualPhone(
+        browser, user_verified=False, passkey_autofill=False, axe_source=axe_source
+    )
     yield device
     device.close()
 

@@ -20,9 +20,9 @@ MEDIATOR_PASSWORD = "Accompagner sans mot de passe 7"
 
 
 @pytest.fixture
-def counter(browser):
+def counter(browser, axe_source):
     """The France Services counter's computer (no authenticator needed there)."""
-    device = VirtualPhone(browser)
+    device = VirtualPhone(browser, axe_source=axe_source)
     yield device
     device.close()
 
