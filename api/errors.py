@@ -93,28 +93,31 @@ class InvalidCredentials(Refusal):
     status = 401
     code = "invalid_credentials"
     title = "Identifiants incorrects"
-    detail = "Le numéro de sécurité sociale ou le mot de passe est incorrect."
+    detail = (
+        "Le numéro de sécurité sociale ou le mot de passe est incorrect. "
+        "Vérifiez-les, puis réessayez."
+    )
 
 
 class TokenInvalid(ApiError):
     status = 401
     code = "token_invalid"
     title = "Session non valide"
-    detail = "Votre session n'est plus valide. Veuillez vous reconnecter."
+    detail = "Votre connexion a pris fin. Reconnectez-vous."
 
 
 class TokenExpired(ApiError):
     status = 401
     code = "token_expired"
     title = "Session expirée"
-    detail = "Votre session a expiré. Veuillez vous reconnecter."
+    detail = "Votre connexion a pris fin après un long moment sans activité. Reconnectez-vous."
 
 
 class TokenReused(Refusal):
     status = 401
     code = "token_reused"
     title = "Session interrompue"
-    detail = "Par sécurité, votre session a été fermée. Veuillez vous reconnecter."
+    detail = "Par sécurité, votre connexion a été fermée. Reconnectez-vous."
 
 
 class OtpInvalid(Refusal):
@@ -204,7 +207,7 @@ class NotFound(ApiError):
     status = 404
     code = "not_found"
     title = "Introuvable"
-    detail = "La ressource demandée n'existe pas."
+    detail = "Cet élément n'existe pas, ou plus. Actualisez la page, puis réessayez."
 
 
 class MediatorNotFound(ApiError):
@@ -310,7 +313,7 @@ class TooManyAttempts(Refusal):
     status = 429
     code = "too_many_attempts"
     title = "Trop de tentatives"
-    detail = "Trop de tentatives de connexion. Patientez quelques minutes avant de réessayer."
+    detail = "Trop d'essais. Par sécurité, patientez un moment avant de réessayer."
 
 
 class RateLimited(ApiError):
@@ -331,7 +334,7 @@ class InternalError(ApiError):
     status = 500
     code = "internal_error"
     title = "Erreur interne"
-    detail = "Une erreur inattendue est survenue. Réessayez dans quelques instants."
+    detail = "Un problème est survenu de notre côté. Réessayez dans quelques minutes."
 
 
 _HTTP_ERRORS: dict[int, type[ApiError]] = {

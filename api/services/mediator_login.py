@@ -37,8 +37,8 @@ from .mediators import normalise_email
 
 AMR = ["pwd", "otp"]
 INVALID = (
-    "L'adresse électronique, le mot de passe ou le code de votre application "
-    "d'authentification est incorrect."
+    "L'adresse électronique, le mot de passe ou le code de votre application de codes "
+    "est incorrect. Vérifiez-les, puis réessayez avec un nouveau code."
 )
 
 

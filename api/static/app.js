@@ -32,7 +32,7 @@ const MESSAGES = {
   franceconnectFailed:
     "La connexion avec FranceConnect n'a pas abouti. Ce n'est pas grave : réessayez, ou connectez-vous avec votre numéro de sécurité sociale et votre mot de passe.",
   franceconnectLinkFirst:
-    "Votre identité FranceConnect n'est pas encore associée à votre compte. Connectez-vous une fois avec votre numéro de sécurité sociale et votre mot de passe : vous pourrez ensuite confirmer l'association.",
+    "Votre identité FranceConnect n'est pas encore associée à votre compte. Connectez-vous une fois avec votre numéro de sécurité sociale et votre mot de passe. Vous pourrez ensuite confirmer l'association.",
   franceconnectConfirm:
     "Vous êtes connecté. Confirmez l'association de votre identité FranceConnect à votre compte.",
   passkeyCancelled:
@@ -518,7 +518,7 @@ async function onLogin(event) {
       $("password").value = "";
       Page.fieldError(
         $("password"),
-        "Le numéro de sécurité sociale ou le mot de passe est incorrect. Vérifiez-les, puis réessayez. Mot de passe oublié ? Utilisez le lien sous le bouton.",
+        "Le numéro de sécurité sociale ou le mot de passe est incorrect. Vérifiez-les, puis réessayez. Vous avez oublié votre mot de passe ? Choisissez « Mot de passe oublié ? », sous le bouton « Se connecter ».",
       );
     } else showError(error);
   }

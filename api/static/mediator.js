@@ -151,7 +151,7 @@ async function onLogin(event) {
     $("totp").value = "";
     if (error.code === "too_many_attempts") say(lockMessage(error), true);
     else if (error.code === "invalid_credentials" || error.status === 401) {
-      Page.fieldError($("totp"), `${error.message} Vérifiez, puis réessayez avec un nouveau code.`);
+      Page.fieldError($("totp"), error.message);
     } else showError(error);
   }
 }

@@ -66,7 +66,9 @@ def test_json_that_is_not_an_object_is_a_validation_error(client, body):
 
 def test_details_are_french(client):
     body = client.get("/nowhere").json
-    assert body["detail"] == "La ressource demandée n'existe pas."
+    assert body["detail"] == (
+        "Cet élément n'existe pas, ou plus. Actualisez la page, puis réessayez."
+    )
 
 
 def test_security_headers(client):

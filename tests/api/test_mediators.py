@@ -159,8 +159,8 @@ def test_every_wrong_sign_in_gets_the_same_answer(mediator_auth, mediator, runne
     assert response.status_code == 401
     assert response.json["code"] == "invalid_credentials"
     assert response.json["detail"] == (
-        "L'adresse électronique, le mot de passe ou le code de votre application "
-        "d'authentification est incorrect."
+        "L'adresse électronique, le mot de passe ou le code de votre application de codes "
+        "est incorrect. Vérifiez-les, puis réessayez avec un nouveau code."
     )
 
 
