@@ -67,6 +67,7 @@ def test_a_holder_grants_a_mandate_the_mediator_acts_then_is_refused(
     # The mediator, at the counter: own password, own code, then a new password.
     desk = counter.page
     desk.goto(web_server.url + "/aidant")
+    counter.screenshot("20b-aidant-connexion")
     desk.get_by_label("Adresse électronique").fill(MEDIATOR_EMAIL)
     desk.get_by_label("Mot de passe", exact=True).fill(enrolment["password"])
     desk.get_by_label("Code de votre application de codes").fill(
@@ -74,6 +75,8 @@ def test_a_holder_grants_a_mandate_the_mediator_acts_then_is_refused(
     )
     desk.get_by_role("button", name="Se connecter").click()
     expect(desk.get_by_role("heading", name="Choisissez votre mot de passe")).to_be_visible()
+    expect(desk).to_have_title("Choisissez votre mot de passe - Espace aidant - Mon Compte - Caf")
+    counter.screenshot("20c-aidant-nouveau-mot-de-passe")
     desk.get_by_label("Nouveau mot de passe").fill(MEDIATOR_PASSWORD)
     desk.get_by_role("button", name="Enregistrer").click()
     expect(desk.get_by_role("heading", name="Mes mandats")).to_be_visible()
