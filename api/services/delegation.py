@@ -22,11 +22,11 @@ from ..clock import utcnow
 from ..config import settings
 from ..errors import TokenInvalid
 from ..extensions import db
+from ..infra import last_seen
 from ..infra.client import ClientInfo
 from ..models import Account, DelegatedSession, Mandate, Mediator, MediatorSession, new_id
 from . import activity, mandates
 from .mediator_sessions import subject
-from .sessions import LAST_SEEN_GRANULARITY
 
 # The scope a delegated token needs to read the account in this service; the others
 # ("declare", "documents") are read by the Caf services that do those things.
@@ -115,13 +115,17 @@ def authenticate(claims: dict) -> tuple[Account, DelegatedSession, Delegation]:
     One round trip loads the session with its mandate, mediator, mediator session and
     account; any of them ended means the token is dead (401 token_invalid).
     """
-    row = db.session.execute(
+    now = utcnow()
+    query = (
         select(DelegatedSession, Mandate, Mediator, MediatorSession, Account)
         .join(Mandate, Mandate.id == DelegatedSession.mandate_id)
         .join(Mediator, Mediator.id == Mandate.mediator_id)
         .join(MediatorSession, MediatorSession.id == DelegatedSession.mediator_session_id)
         .join(Account, Account.id == DelegatedSession.account_id)
         .where(DelegatedSession.id == claims["sid"])
+    )
+    row = db.session.execute(
+        last_seen.with_touch(query, DelegatedSession, claims["sid"], now)
     ).first()
     if row is None:
         raise TokenInvalid()
@@ -129,7 +133,6 @@ def authenticate(claims: dict) -> tuple[Account, DelegatedSession, Delegation]:
     act = claims.get("act")
     if not isinstance(act, dict) or act.get("sub") != subject(mediator.id):
         raise TokenInvalid()
-    now = utcnow()
     if (
         claims.get("sub") != account.id
         or delegated.revoked_at is not None
@@ -142,8 +145,7 @@ def authenticate(claims: dict) -> tuple[Account, DelegatedSession, Delegation]:
         or account.disabled_at is not None
     ):
         raise TokenInvalid(_ENDED)
-    if now - delegated.last_seen_at >= LAST_SEEN_GRANULARITY:
-        delegated.last_seen_at = now
+    last_seen.note_seen(delegated, now)
     return (
         account,
         delegated,

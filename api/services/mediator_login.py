@@ -29,7 +29,7 @@ from ..errors import (
     TooManyAttempts,
 )
 from ..extensions import db
-from ..infra import mail_templates, mailer, passwords, throttle, totp
+from ..infra import last_seen, mail_templates, mailer, passwords, throttle, totp
 from ..infra.client import ClientInfo
 from ..models import Mediator, MediatorSession
 from . import activity, mediator_sessions, tokens
@@ -156,10 +156,14 @@ class MediatorPrincipal:
     @classmethod
     def from_bearer(cls, token: str) -> MediatorPrincipal:
         claims = tokens.decode_access_token(token, MEDIATOR_AUDIENCE)
-        row = db.session.execute(
+        now = utcnow()
+        query = (
             select(MediatorSession, Mediator)
             .join(Mediator, Mediator.id == MediatorSession.mediator_id)
             .where(MediatorSession.id == claims["sid"])
+        )
+        row = db.session.execute(
+            last_seen.with_touch(query, MediatorSession, claims["sid"], now)
         ).first()
         if row is None:
             raise TokenInvalid()
@@ -167,11 +171,11 @@ class MediatorPrincipal:
         if (
             session.revoked_at is not None
             or claims.get("sub") != mediator_sessions.subject(mediator.id)
-            or session.expires_at <= utcnow()
+            or session.expires_at <= now
             or mediator.disabled_at is not None
         ):
             raise TokenInvalid()
-        mediator_sessions.touch(session)
+        last_seen.note_seen(session, now)
         return cls(mediator, session, claims)
 
 

@@ -31,6 +31,7 @@ from ..errors import (
     TokenReused,
 )
 from ..extensions import db
+from ..infra import last_seen
 from ..infra.client import ClientInfo
 from ..infra.keys import keyed_hash, new_token
 from ..infra.spend import spend_once
@@ -372,21 +373,24 @@ def authenticate_access_token(token: str) -> Principal:
     if "act" in claims:
         account, delegated, mandate = delegation.authenticate(claims)
         return Principal(account=account, session=delegated, claims=claims, delegation=mandate)
-    # One round trip: the session row that makes revocation immediate, and its account.
-    row = db.session.execute(
+    # One round trip: the session row that makes revocation immediate, and its account
+    # (and, once a minute, the write of its last use).
+    now = utcnow()
+    query = (
         select(AuthSession, Account)
         .join(Account, Account.id == AuthSession.account_id)
         .where(AuthSession.id == claims["sid"])
-    ).first()
+    )
+    row = db.session.execute(last_seen.with_touch(query, AuthSession, claims["sid"], now)).first()
     if row is None:
         raise TokenInvalid()
     session, account = row
     if (
         session.revoked_at is not None
         or session.account_id != claims.get("sub")
-        or session.expires_at <= utcnow()
+        or session.expires_at <= now
         or account.disabled_at is not None
     ):
         raise TokenInvalid()
-    sessions.touch(session)
+    last_seen.note_seen(session, now)
     return Principal(account=account, session=session, claims=claims)
