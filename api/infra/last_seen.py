@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, update
+from sqlalchemy import Select, bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
@@ -25,23 +25,35 @@ def _folds_into_select() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
-def with_touch(query: Select, model: Any, session_id: str, now: datetime) -> Select:
-    """Return ``query`` carrying the once-a-minute ``last_seen_at`` write of one session row."""
-    if not _folds_into_select():
-        return query
+def with_touch(query: Select, model: Any) -> Select:
+    """Return ``query`` (which finds the session by ``:sid``) carrying the once-a-minute write.
+
+    Build it once, at import: the statement then takes ``sid``, ``now`` and ``seen_before``
+    as bound parameters (``params``), and only compiled-statement caching remains per request.
+    """
     touched = (
         update(model)
         .where(
-            model.id == session_id,
+            model.id == bindparam("sid"),
             model.revoked_at.is_(None),
-            model.expires_at > now,
-            model.last_seen_at <= now - LAST_SEEN_GRANULARITY,
+            model.expires_at > bindparam("now"),
+            model.last_seen_at <= bindparam("seen_before"),
         )
-        .values(last_seen_at=now)
+        .values(last_seen_at=bindparam("now"))
         .returning(model.id)
         .cte(f"touched_{model.__tablename__}")
     )
     return query.add_cte(touched)
+
+
+def pick(query: Select, touching_query: Select) -> Select:
+    """Return the statement to run here: with the write folded in where the database can."""
+    return touching_query if _folds_into_select() else query
+
+
+def params(session_id: str, now: datetime) -> dict[str, Any]:
+    """Return the bound parameters of a ``with_touch`` statement (the plain one ignores two)."""
+    return {"sid": session_id, "now": now, "seen_before": now - LAST_SEEN_GRANULARITY}
 
 
 def note_seen(row: Any, now: datetime) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_jwt_extended import create_access_token
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from ..clock import utcnow
 from ..config import settings
@@ -109,6 +109,18 @@ def open_session(
     return DelegatedToken(access_token=access, expires_in=ttl)
 
 
+# Built once: only bound parameters change per request.
+_DELEGATED = (
+    select(DelegatedSession, Mandate, Mediator, MediatorSession, Account)
+    .join(Mandate, Mandate.id == DelegatedSession.mandate_id)
+    .join(Mediator, Mediator.id == Mandate.mediator_id)
+    .join(MediatorSession, MediatorSession.id == DelegatedSession.mediator_session_id)
+    .join(Account, Account.id == DelegatedSession.account_id)
+    .where(DelegatedSession.id == bindparam("sid"))
+)
+_DELEGATED_TOUCHED = last_seen.with_touch(_DELEGATED, DelegatedSession)
+
+
 def authenticate(claims: dict) -> tuple[Account, DelegatedSession, Delegation]:
     """Return the account, delegated session and delegation behind a delegated token.
 
@@ -116,16 +128,8 @@ def authenticate(claims: dict) -> tuple[Account, DelegatedSession, Delegation]:
     account; any of them ended means the token is dead (401 token_invalid).
     """
     now = utcnow()
-    query = (
-        select(DelegatedSession, Mandate, Mediator, MediatorSession, Account)
-        .join(Mandate, Mandate.id == DelegatedSession.mandate_id)
-        .join(Mediator, Mediator.id == Mandate.mediator_id)
-        .join(MediatorSession, MediatorSession.id == DelegatedSession.mediator_session_id)
-        .join(Account, Account.id == DelegatedSession.account_id)
-        .where(DelegatedSession.id == claims["sid"])
-    )
     row = db.session.execute(
-        last_seen.with_touch(query, DelegatedSession, claims["sid"], now)
+        last_seen.pick(_DELEGATED, _DELEGATED_TOUCHED), last_seen.params(claims["sid"], now)
     ).first()
     if row is None:
         raise TokenInvalid()

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from ..clock import utcnow
 from ..config import MEDIATOR_AUDIENCE
@@ -40,6 +40,15 @@ INVALID = (
     "L'adresse électronique, le mot de passe ou le code de votre application "
     "d'authentification est incorrect."
 )
+
+
+# A mediator's session with its mediator, built once: only bound parameters change.
+_MEDIATOR_SESSION = (
+    select(MediatorSession, Mediator)
+    .join(Mediator, Mediator.id == MediatorSession.mediator_id)
+    .where(MediatorSession.id == bindparam("sid"))
+)
+_MEDIATOR_SESSION_TOUCHED = last_seen.with_touch(_MEDIATOR_SESSION, MediatorSession)
 
 
 @dataclass(frozen=True)
@@ -157,13 +166,9 @@ class MediatorPrincipal:
     def from_bearer(cls, token: str) -> MediatorPrincipal:
         claims = tokens.decode_access_token(token, MEDIATOR_AUDIENCE)
         now = utcnow()
-        query = (
-            select(MediatorSession, Mediator)
-            .join(Mediator, Mediator.id == MediatorSession.mediator_id)
-            .where(MediatorSession.id == claims["sid"])
-        )
         row = db.session.execute(
-            last_seen.with_touch(query, MediatorSession, claims["sid"], now)
+            last_seen.pick(_MEDIATOR_SESSION, _MEDIATOR_SESSION_TOUCHED),
+            last_seen.params(claims["sid"], now),
         ).first()
         if row is None:
             raise TokenInvalid()
