@@ -16,17 +16,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_jwt_extended import create_access_token
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from ..clock import utcnow
 from ..config import settings
 from ..errors import TokenInvalid
 from ..extensions import db
+from ..infra import last_seen
 from ..infra.client import ClientInfo
 from ..models import Account, DelegatedSession, Mandate, Mediator, MediatorSession, new_id
 from . import activity, mandates
 from .mediator_sessions import subject
-from .sessions import LAST_SEEN_GRANULARITY
 
 # The scope a delegated token needs to read the account in this service; the others
 # ("declare", "documents") are read by the Caf services that do those things.
@@ -109,19 +109,27 @@ def open_session(
     return DelegatedToken(access_token=access, expires_in=ttl)
 
 
+# Built once: only bound parameters change per request.
+_DELEGATED = (
+    select(DelegatedSession, Mandate, Mediator, MediatorSession, Account)
+    .join(Mandate, Mandate.id == DelegatedSession.mandate_id)
+    .join(Mediator, Mediator.id == Mandate.mediator_id)
+    .join(MediatorSession, MediatorSession.id == DelegatedSession.mediator_session_id)
+    .join(Account, Account.id == DelegatedSession.account_id)
+    .where(DelegatedSession.id == bindparam("sid"))
+)
+_DELEGATED_TOUCHED = last_seen.with_touch(_DELEGATED, DelegatedSession)
+
+
 def authenticate(claims: dict) -> tuple[Account, DelegatedSession, Delegation]:
     """Return the account, delegated session and delegation behind a delegated token.
 
     One round trip loads the session with its mandate, mediator, mediator session and
     account; any of them ended means the token is dead (401 token_invalid).
     """
+    now = utcnow()
     row = db.session.execute(
-        select(DelegatedSession, Mandate, Mediator, MediatorSession, Account)
-        .join(Mandate, Mandate.id == DelegatedSession.mandate_id)
-        .join(Mediator, Mediator.id == Mandate.mediator_id)
-        .join(MediatorSession, MediatorSession.id == DelegatedSession.mediator_session_id)
-        .join(Account, Account.id == DelegatedSession.account_id)
-        .where(DelegatedSession.id == claims["sid"])
+        last_seen.pick(_DELEGATED, _DELEGATED_TOUCHED), last_seen.params(claims["sid"], now)
     ).first()
     if row is None:
         raise TokenInvalid()
@@ -129,7 +137,6 @@ def authenticate(claims: dict) -> tuple[Account, DelegatedSession, Delegation]:
     act = claims.get("act")
     if not isinstance(act, dict) or act.get("sub") != subject(mediator.id):
         raise TokenInvalid()
-    now = utcnow()
     if (
         claims.get("sub") != account.id
         or delegated.revoked_at is not None
@@ -142,8 +149,7 @@ def authenticate(claims: dict) -> tuple[Account, DelegatedSession, Delegation]:
         or account.disabled_at is not None
     ):
         raise TokenInvalid(_ENDED)
-    if now - delegated.last_seen_at >= LAST_SEEN_GRANULARITY:
-        delegated.last_seen_at = now
+    last_seen.note_seen(delegated, now)
     return (
         account,
         delegated,

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from ..clock import utcnow
 from ..config import MEDIATOR_AUDIENCE
@@ -29,7 +29,7 @@ from ..errors import (
     TooManyAttempts,
 )
 from ..extensions import db
-from ..infra import mail_templates, mailer, passwords, throttle, totp
+from ..infra import last_seen, mail_templates, mailer, passwords, throttle, totp
 from ..infra.client import ClientInfo
 from ..models import Mediator, MediatorSession
 from . import activity, mediator_sessions, tokens
@@ -40,6 +40,15 @@ INVALID = (
     "L'adresse électronique, le mot de passe ou le code de votre application de codes "
     "est incorrect. Vérifiez-les, puis réessayez avec un nouveau code."
 )
+
+
+# A mediator's session with its mediator, built once: only bound parameters change.
+_MEDIATOR_SESSION = (
+    select(MediatorSession, Mediator)
+    .join(Mediator, Mediator.id == MediatorSession.mediator_id)
+    .where(MediatorSession.id == bindparam("sid"))
+)
+_MEDIATOR_SESSION_TOUCHED = last_seen.with_touch(_MEDIATOR_SESSION, MediatorSession)
 
 
 @dataclass(frozen=True)
@@ -156,10 +165,10 @@ class MediatorPrincipal:
     @classmethod
     def from_bearer(cls, token: str) -> MediatorPrincipal:
         claims = tokens.decode_access_token(token, MEDIATOR_AUDIENCE)
+        now = utcnow()
         row = db.session.execute(
-            select(MediatorSession, Mediator)
-            .join(Mediator, Mediator.id == MediatorSession.mediator_id)
-            .where(MediatorSession.id == claims["sid"])
+            last_seen.pick(_MEDIATOR_SESSION, _MEDIATOR_SESSION_TOUCHED),
+            last_seen.params(claims["sid"], now),
         ).first()
         if row is None:
             raise TokenInvalid()
@@ -167,11 +176,11 @@ class MediatorPrincipal:
         if (
             session.revoked_at is not None
             or claims.get("sub") != mediator_sessions.subject(mediator.id)
-            or session.expires_at <= utcnow()
+            or session.expires_at <= now
             or mediator.disabled_at is not None
         ):
             raise TokenInvalid()
-        mediator_sessions.touch(session)
+        last_seen.note_seen(session, now)
         return cls(mediator, session, claims)
 
 

@@ -16,7 +16,6 @@ from ..config import settings
 from ..extensions import db
 from ..infra.client import ClientInfo
 from ..models import Mediator, MediatorSession, new_id
-from .sessions import LAST_SEEN_GRANULARITY
 
 
 def subject(mediator_id: str) -> str:
@@ -45,12 +44,6 @@ def start_session(mediator: Mediator, amr: list[str], client: ClientInfo) -> Med
 def absolute_end(session: MediatorSession) -> datetime:
     """Return when ``session`` ends whatever its refreshes (MEDIATOR_SESSION_MAX_AGE_SECONDS)."""
     return session.auth_time + timedelta(seconds=settings().MEDIATOR_SESSION_MAX_AGE_SECONDS)
-
-
-def touch(session: MediatorSession) -> None:
-    now = utcnow()
-    if now - session.last_seen_at >= LAST_SEEN_GRANULARITY:
-        session.last_seen_at = now
 
 
 def revoke(session_id: str, *, reason: str) -> bool:

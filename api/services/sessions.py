@@ -14,9 +14,6 @@ from ..infra.client import ClientInfo
 from ..models import Account, AuthSession, new_id
 from . import activity
 
-# Writing last_seen_at on every request would turn every read into a write.
-LAST_SEEN_GRANULARITY = timedelta(seconds=60)
-
 
 def start_session(
     account: Account,
@@ -65,12 +62,6 @@ def require_fresh_sign_in(session: AuthSession) -> None:
     """Refuse (401 reauthentication_required) a sign-in older than REAUTH_MAX_AGE_SECONDS."""
     if utcnow() - session.auth_time > timedelta(seconds=settings().REAUTH_MAX_AGE_SECONDS):
         raise ReauthenticationRequired()
-
-
-def touch(session: AuthSession) -> None:
-    now = utcnow()
-    if now - session.last_seen_at >= LAST_SEEN_GRANULARITY:
-        session.last_seen_at = now
 
 
 def revoke_opened_with(authenticator_id: str, *, reason: str) -> int:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import jwt as pyjwt
 from flask_jwt_extended import create_access_token
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..clock import utcnow
 from ..config import JWT_ALGORITHM, MEDIATOR_AUDIENCE, settings
@@ -31,6 +31,7 @@ from ..errors import (
     TokenReused,
 )
 from ..extensions import db
+from ..infra import last_seen, verified_tokens
 from ..infra.client import ClientInfo
 from ..infra.keys import keyed_hash, new_token
 from ..infra.spend import spend_once
@@ -339,6 +340,9 @@ class RefreshGrant:
 def decode_access_token(token: str, audience: str) -> dict[str, Any]:
     """Return the claims of a valid access token for ``audience``; a 401 error otherwise."""
     config = settings()
+    known = verified_tokens.recall(token, config.JWT_SECRET_KEY, audience)
+    if known is not None:
+        return known
     try:
         # One decode for header and claims: signature, exp, iss and aud are checked, and
         # only the configured algorithm is accepted (never "none").
@@ -359,7 +363,18 @@ def decode_access_token(token: str, audience: str) -> dict[str, Any]:
         raise TokenInvalid()
     if claims.get("type") != "access" or not isinstance(claims.get("sid"), str):
         raise TokenInvalid()
+    verified_tokens.remember(token, config.JWT_SECRET_KEY, audience, claims)
     return claims
+
+
+# One round trip: the session row that makes revocation immediate, and its account (and,
+# once a minute, the write of its last use). Built once: only bound parameters change.
+_SESSION_AND_ACCOUNT = (
+    select(AuthSession, Account)
+    .join(Account, Account.id == AuthSession.account_id)
+    .where(AuthSession.id == bindparam("sid"))
+)
+_SESSION_AND_ACCOUNT_TOUCHED = last_seen.with_touch(_SESSION_AND_ACCOUNT, AuthSession)
 
 
 def authenticate_access_token(token: str) -> Principal:
@@ -372,11 +387,10 @@ def authenticate_access_token(token: str) -> Principal:
     if "act" in claims:
         account, delegated, mandate = delegation.authenticate(claims)
         return Principal(account=account, session=delegated, claims=claims, delegation=mandate)
-    # One round trip: the session row that makes revocation immediate, and its account.
+    now = utcnow()
     row = db.session.execute(
-        select(AuthSession, Account)
-        .join(Account, Account.id == AuthSession.account_id)
-        .where(AuthSession.id == claims["sid"])
+        last_seen.pick(_SESSION_AND_ACCOUNT, _SESSION_AND_ACCOUNT_TOUCHED),
+        last_seen.params(claims["sid"], now),
     ).first()
     if row is None:
         raise TokenInvalid()
@@ -384,9 +398,9 @@ def authenticate_access_token(token: str) -> Principal:
     if (
         session.revoked_at is not None
         or session.account_id != claims.get("sub")
-        or session.expires_at <= utcnow()
+        or session.expires_at <= now
         or account.disabled_at is not None
     ):
         raise TokenInvalid()
-    sessions.touch(session)
+    last_seen.note_seen(session, now)
     return Principal(account=account, session=session, claims=claims)
