@@ -115,7 +115,8 @@ def _check_hourly_cap(account_id: str, now: datetime) -> None:
 def _refuse_send(wait: int) -> None:
     minutes = max(1, math.ceil(wait / 60))
     detail = (
-        f"Un code vient d'être envoyé. Vous pourrez en demander un nouveau dans {wait} secondes."
+        f"Un code vient d'être envoyé. Vous pourrez en demander un nouveau dans {wait} "
+        f"seconde{'s' if wait > 1 else ''}."
         if wait <= 60
         else f"Trop de codes demandés. Vous pourrez en demander un nouveau dans {minutes} minutes."
     )

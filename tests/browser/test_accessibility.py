@@ -176,7 +176,7 @@ def test_6_code_validity_and_sign_in_expiry_come_from_the_api_with_a_warning(
         SMTP_PORT=str(smtp.port),
         OTP_TTL_SECONDS="300",
         LOGIN_TTL_SECONDS="600",
-        OTP_RESEND_SECONDS="1",
+        OTP_RESEND_SECONDS="0",  # « Prolonger » and « Renvoyer » at once
     )
     server.create_account(NIR, EMAIL, PASSWORD)
     phone = VirtualPhone(browser, passkey_autofill=False)
@@ -246,7 +246,7 @@ def test_8_after_a_resend_the_page_says_the_earlier_code_no_longer_works(
         MAIL_BACKEND="smtp",
         SMTP_HOST="127.0.0.1",
         SMTP_PORT=str(smtp.port),
-        OTP_RESEND_SECONDS="1",
+        OTP_RESEND_SECONDS="0",  # « Prolonger » and « Renvoyer » at once
     )
     server.create_account(NIR, EMAIL, PASSWORD)
     phone = VirtualPhone(browser, passkey_autofill=False)
