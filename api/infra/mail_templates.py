@@ -18,11 +18,11 @@ _WARNING = (
     "ni par téléphone, ni par courriel, ni par SMS. Ne le communiquez à personne."
 )
 # Where the page and the app let the holder act at once: « Mon activité » has « Ce n'était
-# pas moi » next to each event, and « Mes connexions » « Déconnecter tous mes appareils ».
+# pas moi » next to each event, « Mes connexions en cours » « Déconnecter tous mes appareils ».
 _ACT_NOW = (
     "Dans votre espace Mon Compte, le bouton « Ce n'était pas moi » (dans « Mon activité ») "
-    "ou « Déconnecter tous mes appareils » (dans « Mes connexions ») ferme aussitôt toutes "
-    "les autres connexions à votre compte."
+    "ou « Déconnecter tous mes appareils » (dans « Mes connexions en cours ») ferme aussitôt "
+    "toutes les autres connexions à votre compte."
 )
 _NOT_YOU = (
     "Si vous n'êtes pas à l'origine de cette action, changez votre mot de passe depuis "
