@@ -35,6 +35,7 @@ import getpass
 import json
 import os
 import sys
+import time
 from typing import Any
 
 from . import faults as fault_options
@@ -387,6 +388,19 @@ def _code(args, fetch) -> str:
     return input("Code reçu : ").strip() if args.ask_code else fetch()
 
 
+def _patiently(action):
+    """Do ``action``, waiting out a short code cooldown once, as a patient person would."""
+    try:
+        return action()
+    except ApiProblem as problem:
+        wait = int(problem.body.get("retry_after", 0))
+        if problem.code != "rate_limited" or not 0 < wait <= scenarios.MAX_COOLDOWN_WAIT:
+            raise
+        print(f"Patientez {wait} s… / waiting {wait} s for the cooldown", file=sys.stderr)
+        time.sleep(wait)
+        return action()
+
+
 def _new_password(args) -> str:
     if args.new_password:
         return args.new_password
@@ -402,7 +416,7 @@ def _dispatch(args, out: Output, device: Device, sinks: Sinks) -> int:
         app.verify_code(_code(args, app.fetch_code))
         out.done(f"Connecté avec le code {_RECEIVED[sent['channel']]} / signed in.")
     elif command == "forgot-password":
-        app.forgot_password(args.nir, args.channel)
+        _patiently(lambda: app.forgot_password(args.nir, args.channel))
         code = _code(args, app.fetch_recovery_code)
         app.reset_password(code, _new_password(args))
         out.done(

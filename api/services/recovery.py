@@ -131,7 +131,8 @@ def _check_nir_limits(digest: bytes, now: datetime) -> None:
 def _refuse(wait: int) -> None:
     minutes = max(1, math.ceil(wait / 60))
     detail = (
-        f"Un code vient d'être demandé. Vous pourrez en demander un nouveau dans {wait} secondes."
+        f"Un code vient d'être demandé. Vous pourrez en demander un nouveau dans {wait} "
+        f"seconde{'s' if wait > 1 else ''}."
         if wait <= 60
         else f"Trop de codes demandés. Vous pourrez en demander un nouveau dans {minutes} minutes."
     )
