@@ -258,7 +258,9 @@ def test_the_shipped_franceconnect_scenario_against_a_live_server(
 ):
     server = fc_provider.serve(start_live_server, **QA_SETTINGS)
     server.create_account(NIR, EMAIL, PASSWORD)
-    for name in sorted(name for name in scenario.shipped() if scenario.requirements(name)):
+    for name in sorted(
+        name for name in scenario.shipped() if "franceconnect" in scenario.requirements(name)
+    ):
         run = mobile_mock(
             "--base-url", server.url, "--device", str(tmp_path / "phone.json"), "run", name
         )
