@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -270,3 +272,21 @@ def test_recovery_ends_delegated_sessions_too(client, auth, account, smtp, media
     token = ask(client, account.nir).json["recovery_token"]
     assert finish(client, token, emailed_code(smtp, account.email)).status_code == 204
     assert client.get("/api/v1/account", headers=bearer(delegated)).status_code == 401
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["known", "unknown"])
+def test_a_burst_of_parallel_requests_for_one_nir_sends_one_code(app, account, smtp, known):
+    """10 requests at once for one NIR, on every database: one 202, nine 429."""
+    nir = account.nir if known else fresh_nir()
+    barrier = threading.Barrier(10)
+
+    def request(_) -> int:
+        client = app.test_client()
+        barrier.wait()
+        return ask(client, nir).status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(request, range(10)))
+    assert sorted(statuses) == [202] + [429] * 9, statuses
+    if known:
+        assert len(smtp.to(account.email)) == 1
