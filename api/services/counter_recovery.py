@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -48,6 +48,7 @@ def new_counter_code() -> str:
 
 def normalize(code: str) -> str:
     """Read a typed code as issued: dashes and spaces dropped, upper case."""
+    # Typographic dashes (U+2010 to U+2015) too: a phone's keyboard may put one in.
     return re.sub(r"[\s\-‐-―]", "", code).upper()
 
 
@@ -59,7 +60,7 @@ def _code_hmac(account_id: str, code: str) -> bytes:
 @dataclass(frozen=True)
 class IssuedCode:
     code: str
-    expires_at: object
+    expires_at: datetime
     nir_masked: str
 
 
@@ -155,7 +156,7 @@ def redeem(
             if outcome.locked:
                 activity.record("counter_code_locked", account.id, client)
         raise InvalidRecoveryCode()
-    if not recovery_spend(issued):
+    if not _spend(issued):
         raise InvalidRecoveryCode()
     throttle.reset(key)
     previous = [("email", account.email), ("phone", account.phone)]
@@ -169,7 +170,7 @@ def redeem(
         notices.tell(kind, value, notice)
 
 
-def recovery_spend(issued: CounterCode) -> bool:
+def _spend(issued: CounterCode) -> bool:
     """Spend ``issued`` once, whatever the number of parallel requests."""
     result = db.session.execute(
         update(CounterCode)
