@@ -19,7 +19,7 @@ from .config import exposure_warning, settings
 from .errors import ApiError
 from .infra import totp
 from .infra.outbox import MAIL, SMS, Outbox, worker
-from .services import accounts, housekeeping, mediators
+from .services import accounts, counter_recovery, helpdesk, housekeeping, mediators
 from .uow import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,9 @@ DEMO_MEDIATOR = {
     "code": "K7QM4TXA",
 }
 
-accounts_cli = AppGroup("accounts", help="Create, import and disable accounts.")
+accounts_cli = AppGroup(
+    "accounts", help="Create, import, disable accounts; helpdesk: show, unlock, recovery-code."
+)
 mediators_cli = AppGroup("mediators", help="Create, list and disable mediators (aidants).")
 webauthn_cli = AppGroup("webauthn", help="WebAuthn relying-party helpers.")
 maintenance_cli = AppGroup("maintenance", help="Housekeeping jobs.")
@@ -103,6 +105,65 @@ def disable_account(nir: str, enable: bool) -> None:
     if account is None:
         raise click.ClickException("No account for this NIR.")
     click.echo(f"Account {account.id} {'enabled' if enable else 'disabled'}.")
+
+
+@accounts_cli.command("recovery-code")
+@click.option("--nir", required=True, help="The holder's NIR (13 characters).")
+@click.option("--agent", required=True, help="Your agent id, e.g. AG123 (kept in the audit).")
+@click.option("--reason", required=True, help="Why, e.g. « téléphone et boîte mail perdus ».")
+@click.option(
+    "--valid-hours",
+    default=counter_recovery.DEFAULT_VALID_HOURS,
+    show_default=True,
+    type=int,
+    help="How long the code stays valid (1 to 168).",
+)
+def recovery_code(nir: str, agent: str, reason: str, valid_hours: int) -> None:
+    """Print a one-time recovery code for a holder whose identity you have checked.
+
+    The holder types it in « Mot de passe oublié » > « J'ai un code remis au guichet ».
+    Issuing a new code voids the previous one. The code is shown once: it is stored hashed.
+    """
+    try:
+        with unit_of_work():
+            issued = counter_recovery.issue(nir, agent, reason, valid_hours)
+    except ApiError as error:
+        _fail(error)
+    click.echo(issued.code)
+    click.echo(
+        f"One-time code for {issued.nir_masked}, valid until "
+        f"{issued.expires_at:%Y-%m-%d %H:%M} UTC. Hand it to the holder only; it is shown once.",
+        err=True,
+    )
+
+
+@accounts_cli.command("show")
+@click.option("--nir", required=True)
+@click.option(
+    "--agent", help="Your agent id: the consultation is recorded in the holder's activity."
+)
+def show_account(nir: str, agent: str | None) -> None:
+    """Show an account for the helpdesk: masked contacts, devices, locks, last 20 events."""
+    try:
+        with unit_of_work():
+            report = helpdesk.show(nir, agent)
+    except ApiError as error:
+        _fail(error)
+    for line in report.lines:
+        click.echo(line)
+
+
+@accounts_cli.command("unlock")
+@click.option("--nir", required=True)
+@click.option("--agent", required=True, help="Your agent id, e.g. AG123 (kept in the audit).")
+def unlock_account(nir: str, agent: str) -> None:
+    """Lift every lock of an account: sign-in, second factor, password change, recovery."""
+    try:
+        with unit_of_work():
+            account = helpdesk.unlock(nir, agent)
+    except ApiError as error:
+        _fail(error)
+    click.echo(f"Account {account.nir_masked} unlocked.")
 
 
 @mediators_cli.command("create")

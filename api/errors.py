@@ -161,6 +161,16 @@ class PasskeyFailed(WebAuthnFailed):
     )
 
 
+class InvalidRecoveryCode(Refusal):
+    status = 401
+    code = "invalid_recovery_code"
+    title = "Code de récupération incorrect"
+    detail = (
+        "Le numéro de sécurité sociale ou le code remis au guichet est incorrect, ou ce code "
+        "n'est plus valable. Vérifiez-les, ou demandez un nouveau code à votre Caf."
+    )
+
+
 class ReauthenticationRequired(ApiError):
     status = 401
     code = "reauthentication_required"

@@ -139,7 +139,9 @@ class OneTimeCode(db.Model):
     __tablename__ = "one_time_codes"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    # None only for the code of a recovery asked for a NIR without an account (or without
+    # that channel): it is made, stored and checked like any other, and sent nowhere.
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))  # "email" | "sms" | "trusted_email"
     code_hmac: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -153,10 +155,62 @@ class OneTimeCode(db.Model):
     session_id: Mapped[str | None] = mapped_column(
         ForeignKey("sessions.id", ondelete="CASCADE"), index=True
     )
+    recovery_flow_id: Mapped[str | None] = mapped_column(
+        ForeignKey("recovery_flows.id", ondelete="CASCADE"), index=True
+    )
     contact_value: Mapped[str | None] = mapped_column(String(254))
     contact_name: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_one_time_codes_account_created", "account_id", "created_at"),)
+
+
+class RecoveryFlow(db.Model):
+    """A « Mot de passe oublié » between the request of a code and the new password.
+
+    One is opened for every request, whether the NIR has an account with that channel or
+    not (then ``account_id`` is None and its code goes nowhere): the answer and the work
+    are the same. Its ``recovery_token`` is stored only as an HMAC; the NIR as its lookup
+    digest, which the per-NIR throttle counts on.
+    """
+
+    __tablename__ = "recovery_flows"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    nir_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    account_id: Mapped[str | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))  # "email" | "sms"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(256))
+
+    __table_args__ = (Index("ix_recovery_flows_nir_created", "nir_hash", "created_at"),)
+
+
+class CounterCode(db.Model):
+    """A one-time recovery code an agent handed over at a counter, after checking identity.
+
+    Stored only as an HMAC bound to the account; issuing a new one voids the previous.
+    The agent's id and the reason stay for the audit trail.
+    """
+
+    __tablename__ = "counter_codes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    code_hmac: Mapped[bytes] = mapped_column(LargeBinary(32))
+    agent_id: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AuthSession(db.Model):

@@ -45,6 +45,10 @@ def _build(app: Flask) -> dict[str, Any]:
         ("refreshToken", "Opaque refresh token, single use, for POST /auth/refresh only."),
         ("mediatorToken", "JWT access token of a mediator (aud mediator), for /mediator only."),
         (
+            "recoveryToken",
+            "Opaque token from POST /auth/recovery, for POST /auth/recovery/verify only.",
+        ),
+        (
             "passkeyToken",
             "Opaque token from POST /auth/passkey/options, for POST /auth/passkey/verify only.",
         ),

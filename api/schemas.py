@@ -152,6 +152,65 @@ class ChangePasswordRequest(Strict):
     new_password = _str(required=True)
 
 
+def _nir_field() -> Nir:
+    return Nir(
+        required=True,
+        error_messages={**_FR, "null": NIR_MESSAGE, "invalid": NIR_MESSAGE},
+        metadata={"pattern": NIR_PATTERN, "example": "1850575123456"},
+    )
+
+
+RECOVERY_CHANNELS = ["email", "sms"]
+
+
+class RecoveryRequest(Strict):
+    nir = _nir_field()
+    channel = _str(
+        required=True,
+        validate=validate.OneOf(RECOVERY_CHANNELS, error="Choisissez email ou sms."),
+        metadata={"enum": RECOVERY_CHANNELS},
+    )
+
+
+class RecoveryStarted(Schema):
+    recovery_token = fields.String(
+        metadata={"description": "For POST /auth/recovery/verify only (Bearer)."}
+    )
+    expires_in = fields.Integer()
+    resend_after = fields.Integer()
+
+
+class RecoveryVerifyRequest(Strict):
+    code = _str(
+        required=True,
+        validate=WholeMatch(r"^[0-9]{6}$", error="Le code doit comporter 6 chiffres."),
+    )
+    new_password = _str(required=True)
+
+
+class CounterRecoveryRequest(Strict):
+    nir = _nir_field()
+    recovery_code = _str(
+        required=True,
+        validate=validate.Length(min=1, max=64, error="Le code comporte 12 caractères."),
+        metadata={
+            "example": "K7PM-Q2XD-9RTA",
+            "description": "As printed by the agent; dashes, spaces and case do not matter.",
+        },
+    )
+    new_password = _str(required=True)
+    email = _str(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "A new address: replaces the old one (verified by this code)."},
+    )
+    phone = _str(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "A new French mobile: replaces the old one."},
+    )
+
+
 class MediatorChangePasswordRequest(Strict):
     """A mediator always proves their current password: no FranceConnect recovery here."""
 
@@ -368,6 +427,9 @@ class SessionList(Schema):
 class ActivityItem(Schema):
     """One security event (dumped from a ``SecurityEvent``), told in French."""
 
+    id = fields.String(
+        metadata={"description": "For « Ce n'était pas moi »: POST /account/activity/{id}/not-me"}
+    )
     type = fields.String()
     at = Iso(attribute="created_at")
     detail = fields.Function(describe_event)

@@ -34,7 +34,8 @@ def free_port() -> int:
 
 
 def nir_for(index: int) -> str:
-    return f"1850575{index:06d}"
+    """Return the 13-character NIR of bench account ``index`` (up to 10⁹ accounts)."""
+    return f"1850{index:09d}"
 
 
 def email_for(index: int) -> str:

@@ -11,6 +11,10 @@ Examples (against the local demo server)::
     mobile-mock passkey-sign-in
     mobile-mock run biometric-sign-in
     mobile-mock franceconnect-sign-in --identity angela
+    mobile-mock forgot-password --channel sms --new-password "Ma nouvelle phrase 2027"
+    mobile-mock counter-recovery --code K7PM-Q2XD-9RTA --new-password "…" --new-email moi@exemple.fr
+    mobile-mock disconnect-all
+    mobile-mock run telephone-et-boite-mail-perdus --counter-code K7PM-Q2XD-9RTA
 
 The mediator's role (``--mediator``, its own device file ``aidant.json``)::
 
@@ -27,9 +31,11 @@ outcome, 2 on a usage error.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
+import time
 from typing import Any
 
 from . import faults as fault_options
@@ -137,6 +143,28 @@ def build_parser() -> argparse.ArgumentParser:
     sign_in.add_argument(
         "--channel", choices=CHANNELS, help="where the code goes (default: the service's choice)"
     )
+    forgot = commands.add_parser(
+        "forgot-password", help="« Mot de passe oublié »: a code by email or SMS, a new password"
+    )
+    forgot.add_argument("--nir", default=_env("nir", DEMO["nir"]))
+    forgot.add_argument("--channel", choices=["email", "sms"], default="email")
+    forgot.add_argument("--new-password", help="the new password (asked at a prompt if left out)")
+    with_code_entry(forgot)
+    counter = commands.add_parser(
+        "counter-recovery", help="use the code an agent handed over: new password and contacts"
+    )
+    counter.add_argument("--nir", default=_env("nir", DEMO["nir"]))
+    counter.add_argument("--code", required=True, help="the code printed at the counter")
+    counter.add_argument("--new-password", help="the new password (asked at a prompt if left out)")
+    counter.add_argument("--new-email", help="a new address, replacing the lost one")
+    counter.add_argument("--new-phone", help="a new mobile number, replacing the lost one")
+    commands.add_parser(
+        "disconnect-all", help="« Déconnecter tous mes appareils »: end every other session"
+    )
+    not_me = commands.add_parser(
+        "not-me", help="« Ce n'était pas moi » on an activity item: end every other session"
+    )
+    not_me.add_argument("id", help="the activity item's id (mobile-mock --json activity)")
     commands.add_parser("contacts", help="« Mes coordonnées »: email, mobile, trusted person")
     add = commands.add_parser(
         "add-contact", help="add or change a contact: a code goes to the new value"
@@ -202,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("sign-out", help="end this session")
     run = commands.add_parser("run", help="run a scenario file (or a shipped scenario's name)")
     run.add_argument("scenario")
+    run.add_argument(
+        "--counter-code", help="the code `flask accounts recovery-code` printed, if it needs one"
+    )
     with_credentials(run)
     with_mediator(run, prefix="mediator-")
     commands.add_parser("scenarios", help="list the shipped scenarios")
@@ -357,6 +388,25 @@ def _code(args, fetch) -> str:
     return input("Code reçu : ").strip() if args.ask_code else fetch()
 
 
+def _patiently(action):
+    """Do ``action``, waiting out a short code cooldown once, as a patient person would."""
+    try:
+        return action()
+    except ApiProblem as problem:
+        wait = int(problem.body.get("retry_after", 0))
+        if problem.code != "rate_limited" or not 0 < wait <= scenarios.MAX_COOLDOWN_WAIT:
+            raise
+        print(f"Patientez {wait} s… / waiting {wait} s for the cooldown", file=sys.stderr)
+        time.sleep(wait)
+        return action()
+
+
+def _new_password(args) -> str:
+    if args.new_password:
+        return args.new_password
+    return getpass.getpass("Nouveau mot de passe : ")
+
+
 def _dispatch(args, out: Output, device: Device, sinks: Sinks) -> int:
     app = _app_for(args, device, sinks)
     command = args.command
@@ -365,6 +415,35 @@ def _dispatch(args, out: Output, device: Device, sinks: Sinks) -> int:
         sent = app.send_code(args.channel)
         app.verify_code(_code(args, app.fetch_code))
         out.done(f"Connecté avec le code {_RECEIVED[sent['channel']]} / signed in.")
+    elif command == "forgot-password":
+        _patiently(lambda: app.forgot_password(args.nir, args.channel))
+        code = _code(args, app.fetch_recovery_code)
+        app.reset_password(code, _new_password(args))
+        out.done(
+            "Mot de passe changé ; toutes vos connexions sont fermées / password reset, every "
+            "session ended."
+        )
+    elif command == "counter-recovery":
+        app.counter_recovery(
+            args.nir,
+            args.code,
+            _new_password(args),
+            email=args.new_email,
+            phone=args.new_phone,
+        )
+        out.done(
+            "Mot de passe et coordonnées changés ; toutes vos connexions sont fermées / "
+            "password and contacts reset, every session ended."
+        )
+    elif command == "disconnect-all":
+        app.disconnect_all()
+        out.done("Tous vos autres appareils sont déconnectés / every other session ended.")
+    elif command == "not-me":
+        app.not_me(args.id)
+        out.done(
+            "Signalé ; toutes vos autres connexions sont fermées / reported, every other "
+            "session ended."
+        )
     elif command == "contacts":
         out.done("Mes coordonnées / contacts", app.contacts())
     elif command == "add-contact":
@@ -469,6 +548,7 @@ def _run(args, out: Output, device: Device, sinks: Sinks) -> int:
         password=args.password,
         mediator=mediator,
         make_mediator_app=make_mediator_app,
+        counter_code=args.counter_code,
     ).run(spec)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))

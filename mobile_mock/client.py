@@ -65,6 +65,8 @@ class MobileApp:
         self.code_channel: str | None = None
         self._last_code_message = None
         self._last_contact_message = None
+        self.recovery_token: str | None = None
+        self.recovery_channel: str | None = None
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -319,7 +321,76 @@ class MobileApp:
             body["current_password"] = current_password
         self._authed("PUT", "/account/password", json=body, expect=204)
 
+    # --- « Mot de passe oublié » and the counter ----------------------------------------
+
+    def forgot_password(self, nir: str, channel: str = "email") -> dict[str, Any]:
+        """« Mot de passe oublié »: a code by ``channel`` (``email`` or ``sms``).
+
+        The service answers the same whether or not the NIR has an account with that
+        channel: only the person's own mailbox or phone tells.
+        """
+        try:
+            inbox, address = self._inbox(channel)
+            self._last_code_message = inbox.latest(address)
+        except ValueError:
+            self._last_code_message = None  # the code will have to be typed (--code)
+        started = self._call(
+            "POST", "/auth/recovery", json={"nir": nir, "channel": channel}, expect=202
+        )
+        self.recovery_token, self.recovery_channel = started["recovery_token"], channel
+        return started
+
+    def fetch_recovery_code(self) -> str:
+        """Read the recovery code just sent, where it was sent."""
+        inbox, address = self._inbox(self.recovery_channel or "email")
+        return inbox.wait_for_code(address, after=self._last_code_message)
+
+    def reset_password(self, code: str, new_password: str) -> None:
+        """Type the recovery code and the new password: every session ends, this one too."""
+        self._call(
+            "POST",
+            "/auth/recovery/verify",
+            token=self.recovery_token,
+            json={"code": code, "new_password": new_password},
+            expect=204,
+        )
+        self.recovery_token = None
+        self.device.session = {}
+
+    def counter_recovery(
+        self,
+        nir: str,
+        recovery_code: str,
+        new_password: str,
+        *,
+        email: str | None = None,
+        phone: str | None = None,
+    ) -> None:
+        """Use the code an agent handed over at the counter: new password, new contacts."""
+        body: dict[str, Any] = {
+            "nir": nir,
+            "recovery_code": recovery_code,
+            "new_password": new_password,
+        }
+        if email:
+            body["email"] = email
+        if phone:
+            body["phone"] = phone
+        self._call("POST", "/auth/recovery/counter", json=body, expect=204)
+        # From now on, codes arrive at the new contacts.
+        self.email = email or self.email
+        self.phone = phone or self.phone
+        self.device.session = {}
+
     # --- « Gérer mon compte » -----------------------------------------------------------
+
+    def disconnect_all(self) -> None:
+        """« Déconnecter tous mes appareils »: every session but this one ends."""
+        self._authed("DELETE", "/account/sessions", expect=204)
+
+    def not_me(self, event_id: str) -> None:
+        """« Ce n'était pas moi » on an activity item: every other session ends."""
+        self._authed("POST", f"/account/activity/{event_id}/not-me", expect=204)
 
     def account(self) -> dict[str, Any]:
         return self._authed("GET", "/account")

@@ -24,6 +24,11 @@ from .transport import Transport
 _CODE = re.compile(r"^\s*(\d{6})\s*$", re.MULTILINE)
 
 
+def carries_code(subject: str) -> bool:
+    """Whether a message with this subject holds a code: a sign-in, a contact, a recovery."""
+    return "code" in subject or subject.startswith("Réinitialisation de votre mot de passe")
+
+
 class NoCodeReceived(Exception):
     """No sign-in code arrived in time."""
 
@@ -72,7 +77,7 @@ class DevOutbox(Mailbox):
         if reply.status != 200:
             raise NoCodeReceived(f"the outbox answered {reply.status}")
         for item in reply.body["items"]:  # newest first
-            code = extract_code(item["text"]) if "code" in item["subject"] else None
+            code = extract_code(item["text"]) if carries_code(item["subject"]) else None
             if code:
                 return CodeMessage(code, f"{item['created_at']}|{item['text']}")
         return None
@@ -113,7 +118,7 @@ class SmtpSink(Mailbox):
         with self._lock:
             messages = [m for m in self.messages if m["To"] == address]
         for message in reversed(messages):
-            if "code" in (message["Subject"] or ""):
+            if carries_code(message["Subject"] or ""):
                 code = extract_code(message.get_body(preferencelist=("plain",)).get_content())
                 if code:
                     return CodeMessage(code, message["Message-ID"] or str(id(message)))

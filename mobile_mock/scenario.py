@@ -13,8 +13,11 @@ Actions: ``sign_in_with_code``, ``sign_in`` (password step only), ``bio_sign_in`
 (password, then the fingerprint), ``passkey_sign_in`` (the fingerprint alone),
 ``enable_biometrics``, ``devices`` (optional ``blocked`` / ``discoverable`` checks),
 ``remove``, ``sign_out``, ``refresh``, ``menu``, ``activity`` (optional ``has``),
-``add_contact``, ``remove_contact``, ``restore_contacts``, ``contacts``, and the holder's
-side of mandates: ``grant_mandate``, ``mandates``, ``revoke_mandate``.
+``add_contact``, ``remove_contact``, ``restore_contacts``, ``contacts``, the holder's
+side of mandates: ``grant_mandate``, ``mandates``, ``revoke_mandate``, and recovery:
+``forgot_password`` (a code by ``channel``, then ``new_password``), ``counter_recovery``
+(the code an agent printed, given to the runner; ``new_password``, optional ``email`` /
+``phone``), ``restore_password``, ``disconnect_all``, ``not_me``.
 ``faults`` apply to ``enable_biometrics``, ``bio_sign_in`` and ``passkey_sign_in``.
 
 A step runs on the app named by ``app`` (default ``phone``; others are fresh phones of
@@ -25,7 +28,9 @@ mediator credentials the runner was given. ``expect`` is ``ok`` (default), a pro
 
 A scenario that needs the server to be a FranceConnect+ relying party says so with
 ``"requires": ["franceconnect"]``; its ``franceconnect_sign_in`` steps name the
-``identity`` to sign in as at the provider (the local stand-in's people).
+``identity`` to sign in as at the provider (the local stand-in's people). One that needs
+a counter code (``flask --app wsgi accounts recovery-code``) says
+``"requires": ["counter_code"]`` and is run with ``--counter-code``.
 """
 
 from __future__ import annotations
@@ -156,6 +161,7 @@ class Runner:
         sleep: Callable[[float], None] = time.sleep,
         mediator: MediatorLogin | None = None,
         make_mediator_app: Callable[[str], MediatorApp] | None = None,
+        counter_code: str | None = None,
     ) -> None:
         self._make_app = make_app
         self._make_mediator_app = make_mediator_app
@@ -170,10 +176,17 @@ class Runner:
         self.granted: list[str] = []
         # Contacts removed during this run (kind -> {"value", "name"?}), to put back.
         self.removed_contacts: dict[str, dict[str, Any]] = {}
+        # The code an agent printed at the counter, and the password the run started with.
+        self.counter_code = counter_code
+        self.initial_password = password
+        # Where codes arrive after a recovery replaced a contact: every phone reads there.
+        self.contacts_now: dict[str, str] = {}
 
     def app(self, name: str) -> MobileApp:
         if name not in self.apps:
             self.apps[name] = self._make_app(name)
+            for kind, value in self.contacts_now.items():
+                setattr(self.apps[name], kind, value)
         return self.apps[name]
 
     def mediator_app(self, name: str) -> MediatorApp:
@@ -270,6 +283,10 @@ class Runner:
         for kind, entry in list(self.removed_contacts.items()):
             self._do_add_contact(app, app_name, {"kind": kind, **entry})
             del self.removed_contacts[kind]
+            if kind in self.contacts_now:  # codes arrive there again
+                del self.contacts_now[kind]
+                for other in self.apps.values():
+                    setattr(other, kind, entry["value"])
         return "contacts restored"
 
     def _do_contacts(self, app, app_name, step):
@@ -349,6 +366,54 @@ class Runner:
         app.change_password(step["new_password"], current)
         self.password = step["new_password"]
         return "password changed"
+
+    # --- « Mot de passe oublié » and the counter ------------------------------------------
+
+    def _do_forgot_password(self, app, app_name, step):
+        """« Mot de passe oublié »: a code by ``channel``, then the new password."""
+        channel = step.get("channel", "email")
+        self._patiently(lambda: app.forgot_password(step.get("nir", self.nir), channel))
+        app.reset_password(app.fetch_recovery_code(), step["new_password"])
+        self.password = step["new_password"]
+        return f"new password set with the code sent by {channel}"
+
+    def _do_counter_recovery(self, app, app_name, step):
+        """The code an agent handed over: new password, and the new contacts given."""
+        if not self.counter_code:
+            raise ScenarioError("this scenario needs the code an agent printed (--counter-code)")
+        old = {"email": app.email, "phone": app.phone}
+        new = {kind: step[kind] for kind in ("email", "phone") if step.get(kind)}
+        app.counter_recovery(
+            step.get("nir", self.nir), self.counter_code, step["new_password"], **new
+        )
+        self.password = step["new_password"]
+        for kind, value in new.items():
+            if old[kind] and old[kind] != value:  # put back by ``restore_contacts``
+                self.removed_contacts.setdefault(kind, {"value": old[kind]})
+            self.contacts_now[kind] = value
+            for other in self.apps.values():
+                setattr(other, kind, value)
+        return f"new password{' and ' + ', '.join(new) if new else ''} set with the counter code"
+
+    def _do_restore_password(self, app, app_name, step):
+        """Put back the password the run started with: a scenario repeats."""
+        app.change_password(self.initial_password, self.password)
+        self.password = self.initial_password
+        return "password restored"
+
+    def _do_disconnect_all(self, app, app_name, step):
+        app.disconnect_all()
+        return "every other session ended"
+
+    def _do_not_me(self, app, app_name, step):
+        """« Ce n'était pas moi » on the newest activity item of type ``type``."""
+        items = app.activity()
+        wanted = step.get("type")
+        item = next((i for i in items if wanted is None or i["type"] == wanted), None)
+        if item is None:
+            raise ApiProblem(0, {"code": "unexpected_state", "detail": f"no {wanted} event"})
+        app.not_me(item["id"])
+        return f"reported « Ce n'était pas moi » on {item['type']}"
 
     def _do_refresh(self, app, app_name, step):
         app.refresh()

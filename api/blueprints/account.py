@@ -81,6 +81,30 @@ def list_sessions(principal):
     )
 
 
+@bp.delete("/sessions")
+@endpoint(
+    summary="« Déconnecter tous mes appareils »: end every session but the current one",
+    status=204,
+    requires=Holder,
+    errors=[*_ACCESS_ERRORS],
+    tag="account",
+)
+def end_other_sessions(principal):
+    sessions.end_all_others(principal.account.id, principal.session.id, client_info())
+
+
+@bp.post("/activity/<event_id>/not-me")
+@endpoint(
+    summary="« Ce n'était pas moi » on an activity item: end every other session, record it",
+    status=204,
+    requires=Holder,
+    errors=[e.NotFound, *_ACCESS_ERRORS],
+    tag="account",
+)
+def not_me(principal, event_id):
+    sessions.report_not_me(principal.account.id, event_id, principal.session.id, client_info())
+
+
 @bp.delete("/sessions/<session_id>")
 @endpoint(
     summary="End one of the account's sessions",

@@ -11,14 +11,17 @@ from ..extensions import limiter
 from ..http import client_info, endpoint
 from ..services import (
     biometric_sign_in,
+    counter_recovery,
     delegation,
     franceconnect_logout,
     login,
+    recovery,
     sessions,
     sign_in_code,
     tokens,
 )
 from ..services.login import LoginFlow
+from ..services.recovery import Recovery
 from ..services.tokens import RefreshGrant, SessionOwner
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
@@ -142,3 +145,57 @@ def webauthn_options(flow):
 )
 def webauthn_verify(flow, data):
     return biometric_sign_in.finish(flow, data, client_info())
+
+
+@bp.post("/recovery")
+@endpoint(
+    summary="« Mot de passe oublié »: a 6-digit code by email or SMS; always 202, the same "
+    "answer whether the NIR has an account with that channel or not",
+    body=schemas.RecoveryRequest,
+    response=schemas.RecoveryStarted,
+    status=202,
+    errors=[e.ValidationError, e.RateLimited],
+)
+def start_recovery(data):
+    return recovery.start(data["nir"], data["channel"], client_info())
+
+
+@bp.post("/recovery/verify")
+@endpoint(
+    summary="Check the recovery code and set the new password: every session ends, the "
+    "holder is told on every channel",
+    body=schemas.RecoveryVerifyRequest,
+    status=204,
+    requires=Recovery,
+    errors=[
+        e.ValidationError,
+        e.WeakPassword,
+        e.OtpInvalid,
+        e.OtpExpired,
+        e.OtpLocked,
+        e.TooManyAttempts,
+        e.TokenInvalid,
+        e.TokenExpired,
+    ],
+)
+def verify_recovery(recovery_flow, data):
+    recovery.complete(recovery_flow, data["code"], data["new_password"], client_info())
+
+
+@bp.post("/recovery/counter")
+@endpoint(
+    summary="Recovery with a code an agent handed over at a counter: new password and, when "
+    "given, new contacts; every previous contact is told",
+    body=schemas.CounterRecoveryRequest,
+    status=204,
+    errors=[e.ValidationError, e.WeakPassword, e.InvalidRecoveryCode, e.TooManyAttempts],
+)
+def counter_recovery_redeem(data):
+    counter_recovery.redeem(
+        data["nir"],
+        data["recovery_code"],
+        data["new_password"],
+        client_info(),
+        email=data["email"],
+        phone=data["phone"],
+    )

@@ -17,9 +17,16 @@ _WARNING = (
     "Attention ! En aucun cas, un conseiller de la Caf ne vous demandera ce code, "
     "ni par téléphone, ni par courriel, ni par SMS. Ne le communiquez à personne."
 )
+# Where the page and the app let the holder act at once: « Mon activité » has « Ce n'était
+# pas moi » next to each event, « Mes connexions en cours » « Déconnecter tous mes appareils ».
+_ACT_NOW = (
+    "Dans votre espace Mon Compte, le bouton « Ce n'était pas moi » (dans « Mon activité ») "
+    "ou « Déconnecter tous mes appareils » (dans « Mes connexions en cours ») ferme aussitôt "
+    "toutes les autres connexions à votre compte."
+)
 _NOT_YOU = (
     "Si vous n'êtes pas à l'origine de cette action, changez votre mot de passe depuis "
-    "l'appli Caf - Mon Compte (menu « Gérer mon compte ») ou contactez votre Caf."
+    "l'appli Caf - Mon Compte (menu « Gérer mon compte ») ou contactez votre Caf. " + _ACT_NOW
 )
 _SIGNATURE = "Votre Caf\n\nCe message est envoyé automatiquement, merci de ne pas y répondre."
 
@@ -146,6 +153,7 @@ def authenticator_added(name: str, at: datetime) -> MailMessage:
             "Si c'était vous, vous n'avez rien à faire.",
             "Si ce n'était pas vous, retirez cet appareil depuis le menu « Gérer mon compte », "
             "puis changez votre mot de passe.",
+            _ACT_NOW,
         ],
     )
 
@@ -297,7 +305,7 @@ _CONTACT = {
 _CONTACT_NOT_YOU = (
     "Si ce n'était pas vous, quelqu'un a peut-être accès à votre compte : connectez-vous, "
     "remettez vos coordonnées dans « Gérer mon compte », puis changez votre mot de passe. "
-    "Vous pouvez aussi vous faire aider par votre Caf ou un espace France Services."
+    "Vous pouvez aussi vous faire aider par votre Caf ou un espace France Services. " + _ACT_NOW
 )
 _TRUSTED_WARNING = (
     "Ne donnez ce code qu'à cette personne, et seulement si elle vous le demande. Un "
@@ -413,3 +421,62 @@ def trusted_person_notice(added: bool, nir_masked: str, name: str | None) -> Mai
             "Si vous recevez encore un code pour ce compte, ne le transmettez à personne.",
         ]
     return _render(subject, paragraphs, greeting=_trusted_greeting(name))
+
+
+# --- recovery: « Mot de passe oublié » and the counter ---------------------------------
+
+
+def recovery_code(code: str, ttl_seconds: int) -> MailMessage:
+    """The code of a « Mot de passe oublié »."""
+    minutes = max(1, ttl_seconds // 60)
+    return _render(
+        "Réinitialisation de votre mot de passe",
+        [
+            "Voici votre code pour choisir un nouveau mot de passe pour votre espace Mon Compte :",
+            f"Ce code est valable {minutes} minutes et ne peut servir qu'une seule fois.",
+            _WARNING,
+            "Si vous n'avez rien demandé, ne faites rien : votre mot de passe ne change pas.",
+        ],
+        highlight=code,
+    )
+
+
+def _devices_paragraph(authenticators: list[str]) -> str:
+    if not authenticators:
+        return "Aucun appareil n'est associé à votre compte pour la connexion biométrique."
+    names = ", ".join(f"« {name} »" for name in authenticators)
+    return (
+        "Vos appareils associés pour la connexion biométrique restent actifs : "
+        f"{names}. Si l'un d'eux n'est plus à vous (téléphone perdu, vendu ou volé), "
+        "retirez-le : connectez-vous, menu « Gérer mon compte », « Connexion biométrique », "
+        "puis « Retirer » à côté de son nom."
+    )
+
+
+def password_recovered(at: datetime, authenticators: list[str], how: str) -> MailMessage:
+    """Tell the holder that their password was reset (``how``: by a code, at the counter)."""
+    return _render(
+        "Votre mot de passe Mon Compte a été réinitialisé",
+        [
+            f"Le {_paris(at)}, un nouveau mot de passe a été choisi pour votre espace "
+            f"Mon Compte {how}.",
+            "Par sécurité, toutes les connexions ouvertes à votre compte ont été fermées.",
+            _devices_paragraph(authenticators),
+            "Si ce n'était pas vous, contactez votre Caf au plus vite, ou rendez-vous dans un "
+            "espace France Services avec une pièce d'identité.",
+        ],
+    )
+
+
+def counter_contact_replaced(kind: str, hint: str, at: datetime) -> MailMessage:
+    """Tell a previous address or number that the counter recovery replaced it."""
+    what, _title, e = _CONTACT[kind]
+    return _render(
+        "Vos coordonnées Mon Compte ont été modifiées",
+        [
+            f"Le {_paris(at)}, avec un code remis au guichet de la Caf après vérification de "
+            f"l'identité, {what} de votre espace Mon Compte a été remplacé{e} : "
+            f"c'est désormais {hint}.",
+            "Si ce n'était pas vous, contactez votre Caf au plus vite.",
+        ],
+    )

@@ -78,6 +78,14 @@ def contact_code(code: str, ttl_seconds: int) -> str:
     )
 
 
+def recovery_code(code: str, ttl_seconds: int) -> str:
+    """The code of a « Mot de passe oublié »: the code first, for the phone's notification."""
+    return checked(
+        f"{code} : code pour changer votre mot de passe Mon Compte Caf, valable "
+        f"{_minutes(ttl_seconds)} minutes. {_WARNING}"
+    )
+
+
 def notice(subject: str) -> str:
     """A security notice for a holder reached by SMS: what happened and what to do.
 

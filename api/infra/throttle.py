@@ -146,6 +146,18 @@ def count_failure(key: bytes, policy: Policy) -> FailureOutcome:
     return record_failure(attempt, policy)
 
 
+def hold(key: bytes) -> None:
+    """Take the row lock of ``key`` (making the row if needed) until the unit of work ends.
+
+    For a limit counted elsewhere (the recoveries of one NIR): parallel requests for the
+    same subject queue here, so a count then a check cannot race, unknown NIRs included.
+    """
+    statement = _upsert(
+        {"key": key, "failures": 0, "lock_count": 0, "updated_at": utcnow()}
+    ).on_conflict_do_update(index_elements=[Throttle.key], set_={"updated_at": utcnow()})
+    db.session.execute(statement)
+
+
 def reset(key: bytes) -> None:
     """Forget the failures of ``key`` after a success."""
     db.session.execute(

@@ -123,7 +123,7 @@ def change_password(
     passwords.check_new_password(new_password)
     # The NIR is not stored in clear; check the new password against it by re-deriving
     # the lookup digest of any 13-character run of the (now length-capped) password.
-    _refuse_password_containing_nir(account, new_password)
+    refuse_password_containing_nir(account.nir_hash, new_password)
     now = utcnow()
     account.password_hash = passwords.hash_password(new_password)
     account.password_changed_at = now
@@ -165,9 +165,10 @@ def _check_current_password(account: Account, current_password: str, client: Cli
     throttle.reset(key)
 
 
-def _refuse_password_containing_nir(account: Account, password: str) -> None:
+def refuse_password_containing_nir(nir_hash: bytes, password: str) -> None:
+    """Refuse a password holding the NIR whose lookup digest is ``nir_hash``."""
     compact = re.sub(r"\s+", "", passwords.normalize(password)).upper()
     for start in range(0, max(0, len(compact) - 12)):
         candidate = parse_nir(compact[start : start + 13])
-        if candidate and nir_digest(candidate) == account.nir_hash:
+        if candidate and nir_digest(candidate) == nir_hash:
             passwords.check_new_password(password, nir=candidate)

@@ -19,6 +19,7 @@ _METHODS = {
     "trusted_email": "avec le code transmis par votre personne de confiance",
     "webauthn": "avec la biométrie de votre téléphone",
     "fc": "avec FranceConnect",
+    "counter": "avec le code remis au guichet de la Caf",
 }
 # Where a sign-in code went.
 _CHANNELS = {
@@ -102,6 +103,32 @@ _LABELS: dict[str, str] = {
         "mandat, pour {scopes}."
     ),
     "delegated_session_ended": "{mediator} ({organisation}) a fermé sa session sur votre compte.",
+    "recovery_code_sent": (
+        "Un code pour changer votre mot de passe (« Mot de passe oublié ») a été envoyé {channel}."
+    ),
+    "recovery_code_failed": "Un code incorrect a été saisi pour changer votre mot de passe.",
+    "password_recovered": "Votre mot de passe a été réinitialisé {method} ; toutes vos "
+    "connexions ont été fermées.",
+    "counter_code_issued": (
+        "Un agent de la Caf (identifiant {agent}) vous a remis un code de récupération, "
+        "valable {hours} heures."
+    ),
+    "counter_code_used": (
+        "Le code de récupération remis par un agent de la Caf (identifiant {agent}) a servi."
+    ),
+    "counter_code_failed": "Un code de récupération incorrect a été saisi.",
+    "counter_code_locked": (
+        "Récupération avec un code du guichet bloquée après plusieurs codes incorrects."
+    ),
+    "operator_unlocked": "Un agent de la Caf (identifiant {agent}) a débloqué votre compte.",
+    "operator_viewed": (
+        "Un agent de la Caf (identifiant {agent}) a consulté l'état de votre compte pour "
+        "vous aider."
+    ),
+    "all_sessions_ended": "Vous avez déconnecté tous vos autres appareils.",
+    "not_me_reported": (
+        "Vous avez signalé « Ce n'était pas moi » ; toutes vos autres connexions ont été fermées."
+    ),
 }
 
 

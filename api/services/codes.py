@@ -42,27 +42,34 @@ class Scope:
     def contact(cls, session_id: str, channel: str) -> Scope:
         return cls({"session_id": session_id, "channel": channel})
 
+    @classmethod
+    def recovery(cls, flow_id: str) -> Scope:
+        return cls({"recovery_flow_id": flow_id})
+
     def where(self) -> list[Any]:
         return [getattr(OneTimeCode, name) == value for name, value in self.columns.items()]
 
 
 def issue(
-    account_id: str,
+    account_id: str | None,
     scope: Scope,
     channel: str,
-    destination: str,
+    destination: str | None,
     *,
     contact_name: str | None = None,
 ) -> str:
     """Return a fresh code for ``scope``, sent to ``destination`` by the caller.
 
     The account's row is locked first: parallel requests, on any node, queue here, so
-    the cooldown and the hourly cap hold whatever the burst.
+    the cooldown and the hourly cap hold whatever the burst. Without an account (a
+    recovery for a NIR that has none), the same queries run on an id no row has: the
+    code is made and stored the same way, and goes nowhere.
     """
     now = utcnow()
-    db.session.execute(select(Account.id).where(Account.id == account_id).with_for_update())
+    subject = account_id or new_id()
+    db.session.execute(select(Account.id).where(Account.id == subject).with_for_update())
     _check_cooldown(scope, now)
-    _check_hourly_cap(account_id, now)
+    _check_hourly_cap(subject, now)
     db.session.execute(
         update(OneTimeCode)
         .where(*scope.where(), OneTimeCode.used_at.is_(None), OneTimeCode.voided_at.is_(None))

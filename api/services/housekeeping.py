@@ -16,6 +16,7 @@ from ..config import settings
 from ..extensions import db
 from ..models import (
     AuthSession,
+    CounterCode,
     DelegatedSession,
     FranceConnectAttempt,
     LoginTransaction,
@@ -26,6 +27,7 @@ from ..models import (
     OutboxMail,
     OutboxSms,
     PasskeyFlow,
+    RecoveryFlow,
     RefreshToken,
     SecurityEvent,
     Throttle,
@@ -49,6 +51,9 @@ def purge() -> dict[str, int]:
         "one_time_codes": delete(OneTimeCode).where(OneTimeCode.expires_at < cutoff),
         "login_transactions": delete(LoginTransaction).where(LoginTransaction.expires_at < cutoff),
         "passkey_flows": delete(PasskeyFlow).where(PasskeyFlow.expires_at < cutoff),
+        # Kept an hour past expiry at least: the per-NIR hourly cap of recoveries counts them.
+        "recovery_flows": delete(RecoveryFlow).where(RecoveryFlow.expires_at < cutoff),
+        "counter_codes": delete(CounterCode).where(CounterCode.expires_at < cutoff),
         # With their secrets, and what a callback learned (names, a sealed id_token).
         "franceconnect_attempts": delete(FranceConnectAttempt).where(
             FranceConnectAttempt.expires_at < cutoff

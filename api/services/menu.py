@@ -116,6 +116,16 @@ def _entries() -> list[dict[str, str]]:
             "method": "GET",
         },
         {
+            "id": "sessions_end_all",
+            "label": "Déconnecter tous mes appareils",
+            "description": (
+                "Un téléphone perdu, un doute ? Fermez toutes les connexions à votre compte, "
+                "sauf celle-ci."
+            ),
+            "href": f"{BASE}/sessions",
+            "method": "DELETE",
+        },
+        {
             "id": "mandates",
             "label": "Mes aidants",
             "description": (

@@ -21,6 +21,14 @@ def tell_holder(account: Account, message: MailMessage) -> None:
         sms.queue(account.phone, sms_templates.notice(message.subject))
 
 
+def tell_everywhere(account: Account, message: MailMessage) -> None:
+    """Tell the holder on each of their own channels: the address and the mobile."""
+    if account.email:
+        mailer.queue(account.email, message)
+    if account.phone:
+        sms.queue(account.phone, sms_templates.notice(message.subject))
+
+
 def tell(kind: str, value: str, message: MailMessage) -> None:
     """Send ``message`` to one contact value: an address by email, a number by SMS."""
     if kind == "phone":

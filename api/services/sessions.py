@@ -11,7 +11,7 @@ from ..config import settings
 from ..errors import NotFound, ReauthenticationRequired
 from ..extensions import db
 from ..infra.client import ClientInfo
-from ..models import Account, AuthSession, new_id
+from ..models import Account, AuthSession, DelegatedSession, SecurityEvent, new_id
 from . import activity
 
 
@@ -105,6 +105,26 @@ def revoke_all(account_id: str, *, reason: str, except_session_id: str | None = 
     return result.rowcount
 
 
+def revoke_everywhere(account_id: str, *, reason: str, except_session_id: str | None = None) -> int:
+    """End every session on the account but ``except_session_id``: the holder's and the
+    mediators' delegated ones (mandates stay; a mediator opens a new session if needed).
+
+    Refresh tokens die with their session: a refresh checks it first.
+    """
+    ended = revoke_all(account_id, reason=reason, except_session_id=except_session_id)
+    query = update(DelegatedSession).where(
+        DelegatedSession.account_id == account_id, DelegatedSession.revoked_at.is_(None)
+    )
+    if except_session_id is not None:
+        query = query.where(DelegatedSession.id != except_session_id)
+    result = db.session.execute(
+        query.values(revoked_at=utcnow(), revoked_reason=reason).execution_options(
+            synchronize_session=False
+        )
+    )
+    return ended + result.rowcount
+
+
 def revoke(session_id: str, *, reason: str) -> bool:
     """End one session at once; return False when it was already ended."""
     result = db.session.execute(
@@ -142,3 +162,20 @@ def end_session(account_id: str, session_id: str, client: ClientInfo) -> None:
         raise NotFound("Cette session n'existe pas ou est déjà fermée.")
     revoke(session.id, reason="ended_by_user")
     activity.record("session_ended", account_id, client)
+
+
+def end_all_others(account_id: str, current_session_id: str, client: ClientInfo) -> None:
+    """« Déconnecter tous mes appareils »: end every session but the current one."""
+    revoke_everywhere(account_id, reason="ended_by_user", except_session_id=current_session_id)
+    activity.record("all_sessions_ended", account_id, client)
+
+
+def report_not_me(
+    account_id: str, event_id: str, current_session_id: str, client: ClientInfo
+) -> None:
+    """« Ce n'était pas moi » on one event: end every other session and record it."""
+    event = db.session.get(SecurityEvent, event_id)
+    if event is None or event.account_id != account_id:
+        raise NotFound("Cet événement n'existe pas dans votre activité.")
+    revoke_everywhere(account_id, reason="not_me", except_session_id=current_session_id)
+    activity.record("not_me_reported", account_id, client, event=event.type)

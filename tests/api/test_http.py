@@ -235,6 +235,9 @@ def test_deeply_nested_json_is_invalid_json_everywhere(
         "refreshToken": signed_in["refresh_token"],
         "mediatorToken": mediator_auth.activate(mediator)["access_token"],
         "passkeyToken": client.post("/api/v1/auth/passkey/options").json["passkey_token"],
+        "recoveryToken": client.post(
+            "/api/v1/auth/recovery", json={"nir": account.nir, "channel": "email"}
+        ).json["recovery_token"],
     }
     bodies = [
         b"[" * 30_000 + b"]" * 30_000,  # far past the interpreter's recursion limit

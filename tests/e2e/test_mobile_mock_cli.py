@@ -156,6 +156,45 @@ def test_sms_sign_in_and_contacts_with_the_dev_sms_outbox(start_live_server, tmp
     assert last.returncode == 1 and "last_channel" in last.stderr
 
 
+def test_recovery_commands_and_the_lost_everything_scenario(start_live_server, tmp_path):
+    """« Mot de passe oublié » by SMS and email, then the counter code, from a terminal."""
+    server = start_live_server(**QA_SETTINGS)
+    server.create_account(NIR, EMAIL, PASSWORD, phone=PHONE)
+    base = ["--base-url", server.url, "--device", str(tmp_path / "phone.json")]
+    assert mobile_mock(*base, "sign-in").returncode == 0
+
+    new_password = "Une phrase retrouvée 2027"
+    by_sms = mobile_mock(
+        *base, "forgot-password", "--channel", "sms", "--new-password", new_password
+    )
+    assert by_sms.returncode == 0, by_sms.stdout + by_sms.stderr
+    assert "toutes vos connexions sont fermées" in by_sms.stdout
+    # The earlier session of this phone ended with it.
+    assert mobile_mock(*base, "activity").returncode == 1
+    by_email = mobile_mock(*base, "forgot-password", "--new-password", PASSWORD)
+    assert by_email.returncode == 0, by_email.stdout + by_email.stderr
+
+    code = server.flask(
+        "accounts", "recovery-code", "--nir", NIR, "--agent", "AG123", "--reason", "tout perdu"
+    )
+    assert code.returncode == 0, code.stderr
+    run = mobile_mock(
+        *base, "run", "telephone-et-boite-mail-perdus", "--counter-code", code.stdout.strip()
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Scénario telephone-et-boite-mail-perdus: réussi" in run.stdout
+    # Spent: the same code serves no more.
+    again = mobile_mock(
+        *base, "counter-recovery", "--code", code.stdout.strip(), "--new-password", new_password
+    )
+    assert again.returncode == 1 and "invalid_recovery_code" in again.stderr
+    # And the helpdesk sees the agent's action, with no secret.
+    shown = server.flask("accounts", "show", "--nir", NIR)
+    assert shown.returncode == 0, shown.stderr
+    assert "counter_code_used" in shown.stdout
+    assert EMAIL not in shown.stdout and code.stdout.strip() not in shown.stdout
+
+
 def test_a_wrong_expectation_exits_non_zero_and_says_why(start_live_server, tmp_path):
     server = start_live_server(**QA_SETTINGS)
     server.create_account(NIR, EMAIL, PASSWORD)
@@ -219,7 +258,9 @@ def test_the_shipped_franceconnect_scenario_against_a_live_server(
 ):
     server = fc_provider.serve(start_live_server, **QA_SETTINGS)
     server.create_account(NIR, EMAIL, PASSWORD)
-    for name in sorted(name for name in scenario.shipped() if scenario.requirements(name)):
+    for name in sorted(
+        name for name in scenario.shipped() if "franceconnect" in scenario.requirements(name)
+    ):
         run = mobile_mock(
             "--base-url", server.url, "--device", str(tmp_path / "phone.json"), "run", name
         )

@@ -2,8 +2,8 @@
 always answers as its OpenAPI description says.
 
 Each operation gets a fresh app and account; the security scheme an operation declares
-(mfaToken, accessToken, refreshToken, passkeyToken, mediatorToken) gets a real token of
-that kind, so the fuzzer reaches past authentication. Hypothesis drives schemathesis'
+(mfaToken, accessToken, refreshToken, passkeyToken, mediatorToken, recoveryToken) gets a
+real token of that kind, so the fuzzer reaches past authentication. Hypothesis drives schemathesis'
 strategies directly, one bounded run per operation.
 """
 
@@ -25,6 +25,9 @@ PROOF_BODIES = {
     "POST /api/v1/auth/passkey/verify",
     "PUT /api/v1/account/password",
     "PUT /api/v1/mediator/password",
+    # A recovery code and a new password: well formed, and refused when the code is wrong.
+    "POST /api/v1/auth/recovery/verify",
+    "POST /api/v1/auth/recovery/counter",
     # An address or a number by the schema, but the kind in the path says which one.
     "PUT /api/v1/account/contacts/{kind}",
 }
@@ -61,6 +64,9 @@ def tokens(client, smtp, clock, account, mediator) -> dict[str, str]:
         "mfaToken": auth.start(account),
         "mediatorToken": MediatorActions(client, clock).activate(mediator)["access_token"],
         "passkeyToken": client.post("/api/v1/auth/passkey/options").json["passkey_token"],
+        "recoveryToken": client.post(
+            "/api/v1/auth/recovery", json={"nir": account.nir, "channel": "email"}
+        ).json["recovery_token"],
     }
 
 

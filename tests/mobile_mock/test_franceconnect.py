@@ -31,7 +31,8 @@ def new_app(app, account):
 
 
 @pytest.mark.parametrize(
-    "name", sorted(name for name in scenario.shipped() if scenario.requirements(name))
+    "name",
+    sorted(name for name in scenario.shipped() if "franceconnect" in scenario.requirements(name)),
 )
 def test_shipped_franceconnect_scenarios_pass_in_process(name, new_app, account, clock):
     runner = scenario.Runner(

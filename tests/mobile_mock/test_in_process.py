@@ -385,3 +385,73 @@ def test_the_sms_sink_speaks_the_provider_api():
         assert sink.latest("+33612345678").code == "042917"
         assert sink.latest("06 12 34 56 78").code == "042917"
         assert sink.latest("+33700000000") is None
+
+
+def _counter_code(runner, nir: str) -> str:
+    printed = runner.invoke(
+        args=[
+            "accounts",
+            "recovery-code",
+            "--nir",
+            nir,
+            "--agent",
+            "AG123",
+            "--reason",
+            "téléphone et boîte mail perdus",
+        ]
+    )
+    assert printed.exit_code == 0, printed.output
+    return printed.stdout.strip()
+
+
+def test_the_lost_phone_and_mailbox_scenario_with_a_counter_code(
+    runner, new_app, account, clock, auth
+):
+    assert scenario.requirements("telephone-et-boite-mail-perdus") == ["counter_code"]
+    result = scenario.Runner(
+        new_app,
+        nir=account.nir,
+        password=account.password,
+        sleep=lambda seconds: clock.advance(seconds=seconds),
+        counter_code=_counter_code(runner, account.nir),
+    ).run(scenario.load("telephone-et-boite-mail-perdus"))
+    assert result.ok, json.dumps(result.to_dict(), indent=2, ensure_ascii=False)
+    # Put back as it started: the same password and address work again.
+    phone = new_app()
+    phone.sign_in_with_code(account.nir, account.password, channel="email")
+    assert phone.contacts()["email"]["value"] == account.email
+    assert phone.authenticators() == []
+
+
+def test_the_scenario_says_when_it_lacks_the_counter_code(new_app, account, clock):
+    result = scenario.Runner(new_app, nir=account.nir, password=account.password)
+    with pytest.raises(scenario.ScenarioError, match="counter-code"):
+        result.run(scenario.load("telephone-et-boite-mail-perdus"))
+
+
+@pytest.mark.parametrize("channel", ["email", "sms"])
+def test_forgot_password_by_email_or_sms_ends_every_session(new_app, account, channel):
+    signed_in = new_app()
+    signed_in.sign_in_with_code(account.nir, account.password)
+    phone = new_app()
+    phone.forgot_password(account.nir, channel)
+    phone.reset_password(phone.fetch_recovery_code(), "Une phrase toute neuve 31")
+    with pytest.raises(ApiProblem) as refused:
+        signed_in.account()
+    assert refused.value.code == "token_invalid"
+    phone.sign_in_with_code(account.nir, "Une phrase toute neuve 31")
+    assert any(item["type"] == "password_recovered" for item in phone.activity())
+
+
+def test_disconnect_all_and_not_me(new_app, account):
+    phone, tablet = new_app(), new_app()
+    phone.sign_in_with_code(account.nir, account.password)
+    tablet.sign_in_with_code(account.nir, account.password)
+    phone.disconnect_all()
+    with pytest.raises(ApiProblem):
+        tablet.account()
+    tablet.sign_in_with_code(account.nir, account.password)
+    phone.not_me(phone.activity()[0]["id"])
+    with pytest.raises(ApiProblem):
+        tablet.account()
+    assert phone.activity()[0]["type"] == "not_me_reported"
