@@ -96,9 +96,9 @@ const CONTACTS = {
 
 // --- messages, announced to screen readers (page.js) ------------------------------------
 
-function say(text, isError = false) {
-  if (isError) Page.alert(text);
-  else Page.say(text);
+function say(text, isError = false, options = {}) {
+  if (isError) Page.alert(text, options);
+  else Page.say(text, options);
 }
 
 function clearMessage() {
@@ -332,7 +332,7 @@ function watchExpiry() {
       $("expiry-text").textContent =
         `Votre connexion n'est pas finie. Elle sera annulée dans ${Page.delay(remaining)}, à ${Page.at(state.expiresAt)}. Vous pouvez la prolonger.`;
       $("expiry-warning").hidden = false;
-      say($("expiry-text").textContent, true);
+      say($("expiry-text").textContent, true, { echo: true });
     }, warnIn),
     setTimeout(() => {
       restart();
@@ -602,7 +602,7 @@ function showCodeSent(sent, announce = true) {
   $("code-sent").textContent = codeSentText(sent);
   $("code-sent").hidden = false;
   $("code-form").hidden = false;
-  if (announce) say(codeSentText(sent));
+  if (announce) say(codeSentText(sent), false, { echo: true });
 }
 
 async function onSendCode() {
@@ -1232,7 +1232,7 @@ async function onContactSubmit(event) {
     const until = Date.now() + sent.expires_in * 1000;
     $("contact-code-sent").textContent =
       `Un code a été envoyé à ${sent.destination_hint}. Il est valable ${Page.delay(sent.expires_in)}, jusqu'à ${Page.at(until)}. Rien ne change tant qu'il n'est pas saisi.`;
-    say($("contact-code-sent").textContent);
+    say($("contact-code-sent").textContent, false, { echo: true });
     $("contact-form").hidden = true;
     $("contact-code-form").hidden = false;
     $("contact-code").value = "";
@@ -1330,7 +1330,7 @@ async function onForgot(event) {
   try {
     const text = await askRecoveryCode(nir, forgotChannel(), false);
     show("screen-reset");
-    say(text);
+    say(text, false, { echo: true });
     $("reset-code").focus();
   } catch (error) {
     const fields = error.body && error.body.errors;
@@ -1346,7 +1346,9 @@ async function onResendRecovery() {
     return;
   }
   try {
-    say(await askRecoveryCode(state.recovery.nir, state.recovery.channel, true));
+    say(await askRecoveryCode(state.recovery.nir, state.recovery.channel, true), false, {
+      echo: true,
+    });
     $("reset-code").focus();
   } catch (error) {
     showError(error);

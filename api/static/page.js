@@ -13,10 +13,13 @@ const Page = (() => {
   // said twice are announced twice.
   const pending = new Map();
 
-  function write(region, text) {
+  // ``echo``: the same words are already on screen (a note, a warning): announce them
+  // without showing them twice.
+  function write(region, text, echo = false) {
     clearTimeout(pending.get(region.id));
     region.textContent = "";
     region.classList.remove("shown");
+    region.classList.toggle("visually-hidden", echo);
     if (!text) return;
     // A moment later: an emptied-then-filled region is what screen readers announce.
     pending.set(
@@ -28,15 +31,15 @@ const Page = (() => {
     );
   }
 
-  function say(text) {
+  function say(text, { echo = false } = {}) {
     write(byId("alert"), "");
-    write(byId("message"), text);
+    write(byId("message"), text, echo);
     title();
   }
 
-  function alertText(text) {
+  function alertText(text, { echo = false } = {}) {
     write(byId("message"), "");
-    write(byId("alert"), text);
+    write(byId("alert"), text, echo);
     title(text);
   }
 
