@@ -64,9 +64,11 @@ _LABELS: dict[str, str] = {
     "contact_added": "Ajout de {kind}.",
     "contact_changed": "Modification de {kind}.",
     "contact_removed": "Retrait de {kind}.",
-    "session_ended": "Une session a été fermée.",
+    "session_ended": "Une connexion a été fermée.",
     "signed_out": "Vous vous êtes déconnecté.",
-    "token_reused": "Une session a été fermée par sécurité (jeton déjà utilisé).",
+    "token_reused": (
+        "Une connexion a été fermée par sécurité : elle semblait utilisée depuis deux endroits."
+    ),
     "authenticator_added": "Appareil « {name} » associé pour la connexion biométrique.",
     "authenticator_renamed": "Appareil renommé en « {name} ».",
     "authenticator_removed": (
@@ -107,8 +109,9 @@ _LABELS: dict[str, str] = {
         "Un code pour changer votre mot de passe (« Mot de passe oublié ») a été envoyé {channel}."
     ),
     "recovery_code_failed": "Un code incorrect a été saisi pour changer votre mot de passe.",
-    "password_recovered": "Votre mot de passe a été réinitialisé {method} ; toutes vos "
-    "connexions ont été fermées.",
+    "password_recovered": (
+        "Votre mot de passe a été changé {method} ; toutes vos connexions ont été fermées."
+    ),
     "counter_code_issued": (
         "Un agent de la Caf (identifiant {agent}) vous a remis un code de récupération, "
         "valable {hours} heures."

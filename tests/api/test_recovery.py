@@ -75,7 +75,7 @@ def test_recovery_by_email_sets_the_new_password_and_ends_every_session(
         "items"
     ]
     details = [item["detail"] for item in items]
-    assert any("réinitialisé avec le code reçu par courriel" in d for d in details)
+    assert any("changé avec le code reçu par courriel" in d for d in details)
     assert any("« Mot de passe oublié »" in d for d in details)
 
 
