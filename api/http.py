@@ -64,7 +64,7 @@ def parse_body(schema: Schema) -> dict[str, Any]:
     if not request.is_json:
         raise UnsupportedMediaType()
     payload = request.get_json(silent=True)
-    if payload is None:
+    if payload is None or _has_lone_surrogate(payload):
         raise InvalidJson()
     try:
         return schema.load(payload)
@@ -170,6 +170,25 @@ def _raw_json() -> dict[str, Any]:
     if not request.is_json:
         raise UnsupportedMediaType()
     payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
+    if not isinstance(payload, dict) or _has_lone_surrogate(payload):
         raise InvalidJson()
     return payload
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Tell whether a parsed JSON value holds a string that is not valid Unicode.
+
+    JSON lets ``"\\ud800"`` through, but such a string cannot be encoded (to hash a
+    password, to MAC a code, to store a row): refused here, it is a 400, never a 500.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False

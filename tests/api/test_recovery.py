@@ -256,6 +256,34 @@ def test_malformed_requests_are_one_uniform_400(client, body):
     assert (response.status_code, response.json["code"]) == (400, "validation_error")
 
 
+def test_text_that_is_not_unicode_is_a_400_and_spends_nothing(client, account, runner, smtp):
+    """A lone surrogate (valid JSON, not Unicode) in a password or a code: 400, never a 500."""
+    bad = "\\ud800" + "abcdefghijkl"  # as JSON escapes it: the parser makes a lone surrogate
+    token = ask(client, account.nir).json["recovery_token"]
+    code = emailed_code(smtp, account.email)
+    nir = f'"nir": "{account.nir}"'
+    raw = {
+        VERIFY: f'{{"code": "{code}", "new_password": "{bad}"}}',
+        "/api/v1/auth/recovery/counter": (
+            f'{{{nir}, "recovery_code": "K7PM-Q2XD-9RTA", "new_password": "{bad}"}}'
+        ),
+        "/api/v1/auth/recovery/counter#code": (
+            f'{{{nir}, "recovery_code": "{bad}", "new_password": "{NEW_PASSWORD}"}}'
+        ),
+        "/api/v1/auth/login": f'{{{nir}, "password": "{bad}"}}',
+    }
+    for path, body in raw.items():
+        response = client.post(
+            path.split("#")[0],
+            data=body,
+            content_type="application/json",
+            headers=bearer(token) if path == VERIFY else {},
+        )
+        assert (response.status_code, response.json["code"]) == (400, "invalid_json"), path
+    # The code was neither spent nor counted: it still works, first try.
+    assert finish(client, token, code).status_code == 204
+
+
 def test_recovery_ends_delegated_sessions_too(client, auth, account, smtp, mediator_auth, mediator):
     holder = auth.sign_in(account)
     helper = mediator_auth.activate(mediator)
