@@ -9,7 +9,8 @@ queries and answer the same ``202``.
 Requests are limited per NIR (unknown NIRs too, or the limit itself would tell): one
 every ``OTP_RESEND_SECONDS`` and ``OTP_HOURLY_CAP`` an hour, counted on the flows under
 the NIR's throttle row lock; and per account by the code rules (the hourly cap of codes
-on all channels). A new request voids the codes of the NIR's earlier recoveries.
+on all channels), silently: past that cap the code goes nowhere and the answer is the
+same ``202``. A new request voids the codes of the NIR's earlier recoveries.
 Wrong codes count per NIR too: past ``SECOND_FACTOR_MAX_FAILURES`` in a row, recovery
 for that NIR is locked for ``SECOND_FACTOR_LOCK_SECONDS``.
 
@@ -84,12 +85,18 @@ def start(nir: str, channel: str, client: ClientInfo) -> RecoveryStarted:
     )
     db.session.add(flow)
     db.session.flush()
-    code = codes.issue(
+    # Past the account's hourly cap of codes the answer stays a 202 (a 429 here, and
+    # never for an unknown NIR, would tell that the NIR has an account): the code then
+    # goes nowhere, as for an unknown NIR, and no mailbox or phone is bombed.
+    code, deliverable = codes.issue_within_cap(
         holder.id if holder else None,
         codes.Scope.recovery(flow.id),
         channel,
         destination.address if destination else None,
     )
+    if not deliverable:
+        holder = None
+        flow.account_id = None  # a code of no account never completes anything
     # The message is written either way; only a real holder's is queued.
     message = (
         mail_templates.recovery_code(code, ttl)

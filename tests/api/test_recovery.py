@@ -191,14 +191,28 @@ def test_requests_are_throttled_per_nir_unknown_ones_too(client, account, clock)
         clock.advance(seconds=3600)
 
 
-def test_the_per_account_cap_counts_sign_in_codes_too(client, auth, account, clock):
+def test_the_per_account_cap_counts_sign_in_codes_too_and_tells_nothing(
+    client, auth, account, smtp, clock
+):
     mfa = auth.start(account)
     for _ in range(5):
         assert auth.send_code(mfa).status_code == 202
         clock.advance(seconds=61)
-    refused = ask(client, account.nir)
-    assert (refused.status_code, refused.json["code"]) == (429, "rate_limited")
-    assert "Retry-After" in refused.headers
+    smtp.messages.clear()
+    # Over the account's cap: no code goes out, yet the answer is an unknown NIR's.
+    capped, unknown = ask(client, account.nir), ask(client, fresh_nir())
+    assert (capped.status_code, set(capped.json)) == (202, {*unknown.json})
+    assert unknown.status_code == 202
+    assert "Retry-After" not in capped.headers
+    assert smtp.to(account.email) == []
+    # That flow can never complete, whatever code is typed.
+    response = finish(client, capped.json["recovery_token"], "123456")
+    assert (response.status_code, response.json["code"]) == (401, "otp_invalid")
+    # Once the hour has passed, codes go out again.
+    clock.advance(seconds=3600)
+    token = ask(client, account.nir).json["recovery_token"]
+    assert finish(client, token, emailed_code(smtp, account.email)).status_code == 204
+    assert [m["Subject"] for m in smtp.to(account.email)].count(SUBJECT) == 1
 
 
 def test_recovery_lifts_the_sign_in_locks(client, auth, account, smtp):
