@@ -11,8 +11,8 @@ every ``OTP_RESEND_SECONDS`` and ``OTP_HOURLY_CAP`` an hour, counted on the flow
 the NIR's throttle row lock; and per account by the code rules (the hourly cap of codes
 on all channels), silently: past that cap the code goes nowhere and the answer is the
 same ``202``. A new request voids the codes of the NIR's earlier recoveries.
-Wrong codes count per NIR too: past ``SECOND_FACTOR_MAX_FAILURES`` in a row, recovery
-for that NIR is locked for ``SECOND_FACTOR_LOCK_SECONDS``.
+Tries count per NIR too, before the code is compared: past ``SECOND_FACTOR_MAX_FAILURES``
+wrong ones in a row, recovery for that NIR is locked for ``SECOND_FACTOR_LOCK_SECONDS``.
 
 A completed recovery puts the new password in force, ends every session (the holder's
 and the mediators'), lifts the sign-in locks the forgotten password caused, and tells
@@ -30,7 +30,7 @@ from sqlalchemy import func, select, update
 
 from ..clock import utcnow
 from ..config import settings
-from ..errors import RateLimited, TokenExpired, TokenInvalid, TooManyAttempts
+from ..errors import ApiError, RateLimited, TokenExpired, TokenInvalid, TooManyAttempts
 from ..extensions import db
 from ..infra import mail_templates, mailer, passwords, sms, sms_templates, throttle
 from ..infra.client import ClientInfo
@@ -194,19 +194,27 @@ def complete(recovery: Recovery, code: str, new_password: str, client: ClientInf
     passwords.check_new_password(new_password)
     refuse_password_containing_nir(flow.nir_hash, new_password)
     key = throttle.key_for("recovery", flow.nir_hash)
-    wait = throttle.retry_after(key)
-    if wait:
+    policy = throttle.second_factor_policy()
+    # Counted before the code is compared, under the NIR's row lock: parallel tries queue,
+    # and none is compared once the NIR is locked.
+    reserved = throttle.reserve(key, policy)
+    if not reserved.allowed:
+        wait = reserved.retry_after
         raise TooManyAttempts(
             "Trop de codes incorrects ont été saisis. Par sécurité, la réinitialisation du mot "
             f"de passe est bloquée pendant {max(1, math.ceil(wait / 3600))} heure(s).",
             headers={"Retry-After": str(wait)},
             retry_after=wait,
         )
-    tried = codes.attempt(codes.Scope.recovery(flow.id), code)
+    try:
+        tried = codes.attempt(codes.Scope.recovery(flow.id), code)
+    except ApiError:  # a locked or spent code: a try all the same
+        throttle.record_failure(reserved, policy)
+        raise
     account = db.session.get(Account, flow.account_id) if flow.account_id else None
     # A code of no account never completes anything, even guessed.
     if not tried.matched or account is None or account.disabled_at is not None:
-        throttle.count_failure(key, throttle.second_factor_policy())
+        throttle.record_failure(reserved, policy)
         if account is not None:
             activity.record("recovery_code_failed", account.id, client)
         raise tried.refusal()

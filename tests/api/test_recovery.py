@@ -332,3 +332,20 @@ def test_a_burst_of_parallel_requests_for_one_nir_sends_one_code(app, account, s
     assert sorted(statuses) == [202] + [429] * 9, statuses
     if known:
         assert len(smtp.to(account.email)) == 1
+
+
+@pytest.mark.parametrize("app_settings", [{"SECOND_FACTOR_MAX_FAILURES": 2}])
+def test_parallel_wrong_codes_cannot_slip_past_the_per_nir_lock(app, account, smtp):
+    """5 wrong codes at once, the NIR locking at 2: only 2 are compared, on every database."""
+    token = ask(app.test_client(), account.nir).json["recovery_token"]
+    guess = wrong(emailed_code(smtp, account.email))
+    barrier = threading.Barrier(5)
+
+    def attempt(_) -> str:
+        client = app.test_client()
+        barrier.wait()
+        return finish(client, token, guess).json["code"]
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        answers = list(pool.map(attempt, range(5)))
+    assert sorted(answers) == ["otp_invalid"] * 2 + ["too_many_attempts"] * 3, answers
