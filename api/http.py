@@ -9,6 +9,7 @@ OpenAPI description.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Protocol
 
@@ -19,6 +20,7 @@ from marshmallow import ValidationError as SchemaError
 from .errors import (
     ApiError,
     InvalidJson,
+    NotFound,
     TokenExpired,
     TokenInvalid,
     UnsupportedMediaType,
@@ -26,6 +28,8 @@ from .errors import (
 )
 from .infra.client import ClientInfo
 from .uow import unit_of_work
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # What any endpoint behind an access token may answer.
 ACCESS_ERRORS = [TokenInvalid, TokenExpired]
@@ -136,8 +140,13 @@ def endpoint(
             return jsonify(payload), status
 
         def _run(view: Callable, kwargs: dict[str, Any]) -> Any:
+            path_values = list(kwargs.values())
             if requires is not None:
                 kwargs[requires.argument] = requires.from_bearer(bearer_token())
+            # An identifier in the path with a control character (NUL included, which
+            # PostgreSQL refuses in any string) names nothing: 404, never a 500.
+            if any(_CONTROL.search(value) for value in path_values if isinstance(value, str)):
+                raise NotFound()
             if args_schema is not None:
                 kwargs["args"] = parse_query(args_schema)
             if body_schema is not None:
