@@ -4,7 +4,7 @@ No answer tells whether a NIR has an account or which contacts it has. Every req
 opens a recovery flow and makes a code, stored and checked by the rules of
 :mod:`api.services.codes`; when the NIR has no account, or the account lacks the asked
 channel, the flow has no account and the code goes nowhere. Both paths run the same
-queries and answer the same ``202``.
+statements (but for the message's outbox row) and answer the same ``202``.
 
 Requests are limited per NIR (unknown NIRs too, or the limit itself would tell): one
 every ``OTP_RESEND_SECONDS`` and ``OTP_HOURLY_CAP`` an hour, counted on the flows under
@@ -36,7 +36,7 @@ from ..infra import mail_templates, mailer, passwords, sms, sms_templates, throt
 from ..infra.client import ClientInfo
 from ..infra.keys import keyed_hash, new_token
 from ..infra.spend import spend_once
-from ..models import Account, OneTimeCode, RecoveryFlow
+from ..models import Account, OneTimeCode, RecoveryFlow, new_id
 from . import activity, codes, contacts, notices, sessions
 from .accounts import find_by_nir, nir_digest, refuse_password_containing_nir
 
@@ -109,6 +109,10 @@ def start(nir: str, channel: str, client: ClientInfo) -> RecoveryStarted:
         else:
             sms.queue(destination.address, message)
         activity.record("recovery_code_sent", holder.id, client, channel=channel)
+    else:
+        # The same INSERT, bound to no account: both paths write alike (but for the
+        # message's outbox row), and a sweep over NIRs shows in the audit.
+        activity.record("recovery_code_withheld", None, client, channel=channel)
     return RecoveryStarted(token, ttl, settings().OTP_RESEND_SECONDS)
 
 
@@ -211,12 +215,12 @@ def complete(recovery: Recovery, code: str, new_password: str, client: ClientInf
     except ApiError:  # a locked or spent code: a try all the same
         throttle.record_failure(reserved, policy)
         raise
-    account = db.session.get(Account, flow.account_id) if flow.account_id else None
+    # The same SELECT whether the flow has an account or not (an id no row has).
+    account = db.session.get(Account, flow.account_id or new_id())
     # A code of no account never completes anything, even guessed.
     if not tried.matched or account is None or account.disabled_at is not None:
         throttle.record_failure(reserved, policy)
-        if account is not None:
-            activity.record("recovery_code_failed", account.id, client)
+        activity.record("recovery_code_failed", account.id if account else None, client)
         raise tried.refusal()
     if not spend_once(RecoveryFlow.completed_at, RecoveryFlow.id == flow.id, at=utcnow()):
         raise TokenInvalid()

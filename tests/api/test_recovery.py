@@ -131,6 +131,53 @@ def test_the_same_work_runs_whether_the_nir_exists_or_not(app, client, account):
         assert {flow.account_id is None for flow in flows} == {True, False}
 
 
+def test_known_and_unknown_nirs_run_the_same_statements(app, make_account, runner, clock):
+    """No timing tells: the same SQL in both paths, but for the message's outbox row."""
+    from flask.testing import FlaskClient
+    from sqlalchemy import event
+
+    from api.extensions import db
+
+    client = FlaskClient(app)  # no outbox pass after each answer: only the request's work
+    statements: list[str] = []
+
+    def listen(conn, cursor, statement, *_):
+        # The message's outbox row and its wake-up (NOTIFY) are the one difference.
+        if "outbox" not in statement and "pg_notify" not in statement:
+            statements.append(statement)
+
+    def run(method: str, path: str, body: dict, token: str | None = None) -> list[str]:
+        statements.clear()
+        response = client.open(path, method=method, json=body, headers=bearer(token or ""))
+        assert response.status_code in {202, 401}, response.json
+        return list(statements)
+
+    holder = make_account()
+    issue = ["accounts", "recovery-code", "--nir", holder.nir, "--agent", "A1", "--reason", "x"]
+    assert runner.invoke(args=issue).exit_code == 0
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", listen)
+    run("POST", RECOVERY, {"nir": fresh_nir(), "channel": "email"})  # warm-up
+    clock.advance(seconds=61)
+    starts = {
+        nir: run("POST", RECOVERY, {"nir": nir, "channel": "email"})
+        for nir in (holder.nir, fresh_nir())
+    }
+    assert starts[holder.nir] == starts[next(n for n in starts if n != holder.nir)]
+    clock.advance(seconds=61)
+    known = client.post(RECOVERY, json={"nir": holder.nir, "channel": "email"}).json
+    unknown = client.post(RECOVERY, json={"nir": fresh_nir(), "channel": "email"}).json
+    wrong_code = {"code": "000000", "new_password": NEW_PASSWORD}
+    assert run("POST", VERIFY, wrong_code, known["recovery_token"]) == run(
+        "POST", VERIFY, wrong_code, unknown["recovery_token"]
+    )
+    counter = {"recovery_code": "AAAA-AAAA-AAAA", "new_password": NEW_PASSWORD}
+    path = "/api/v1/auth/recovery/counter"
+    assert run("POST", path, {"nir": holder.nir, **counter}) == run(
+        "POST", path, {"nir": fresh_nir(), **counter}
+    )
+
+
 def test_a_code_works_once_and_a_new_request_voids_the_old_code(client, account, smtp, clock):
     first = ask(client, account.nir).json["recovery_token"]
     old_code = emailed_code(smtp, account.email)
