@@ -36,7 +36,7 @@ from ..infra import mail_templates, mailer, passwords, sms, sms_templates, throt
 from ..infra.client import ClientInfo
 from ..infra.keys import keyed_hash, new_token
 from ..infra.spend import spend_once
-from ..models import Account, OneTimeCode, RecoveryFlow, new_id
+from ..models import Account, LoginTransaction, OneTimeCode, RecoveryFlow, new_id
 from . import activity, codes, contacts, notices, sessions
 from .accounts import find_by_nir, nir_digest, refuse_password_containing_nir
 
@@ -233,12 +233,25 @@ def complete(recovery: Recovery, code: str, new_password: str, client: ClientInf
 def reset_password(account: Account, password_hash: str, *, how: str, client: ClientInfo) -> None:
     """Put a new password in force after a recovery and end every session.
 
-    ``how`` is ``email``, ``sms`` or ``counter``. The per-NIR sign-in lock and the
+    ``how`` is ``email``, ``sms`` or ``counter``. Sign-ins still waiting for their second
+    factor end too: their password step was the old password. The per-NIR sign-in lock and the
     second-factor lock go: the holder proved who they are another way.
     """
+    now = utcnow()
     account.password_hash = password_hash
-    account.password_changed_at = utcnow()
+    account.password_changed_at = now
     sessions.revoke_everywhere(account.id, reason="password_recovered")
+    # A sign-in begun with the old password (whoever knew it) cannot be finished now.
+    db.session.execute(
+        update(LoginTransaction)
+        .where(
+            LoginTransaction.account_id == account.id,
+            LoginTransaction.completed_at.is_(None),
+            LoginTransaction.expires_at > now,
+        )
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
     lift_sign_in_locks(account)
     activity.record("password_recovered", account.id, client, method=how)
 

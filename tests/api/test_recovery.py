@@ -396,3 +396,15 @@ def test_parallel_wrong_codes_cannot_slip_past_the_per_nir_lock(app, account, sm
     with ThreadPoolExecutor(max_workers=5) as pool:
         answers = list(pool.map(attempt, range(5)))
     assert sorted(answers) == ["otp_invalid"] * 2 + ["too_many_attempts"] * 3, answers
+
+
+def test_a_sign_in_begun_with_the_old_password_cannot_be_finished(client, auth, account, smtp):
+    """Someone who knew the old password, halfway through a sign-in, is stopped too."""
+    mfa = auth.start(account)
+    assert auth.send_code(mfa).status_code == 202
+    sign_in_code = smtp.last_code(account.email)
+    token = ask(client, account.nir).json["recovery_token"]
+    assert finish(client, token, emailed_code(smtp, account.email)).status_code == 204
+    late = auth.verify(mfa, sign_in_code)
+    assert late.status_code == 401, late.json
+    assert "access_token" not in late.json
