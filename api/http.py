@@ -9,6 +9,7 @@ OpenAPI description.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Protocol
 
@@ -19,6 +20,7 @@ from marshmallow import ValidationError as SchemaError
 from .errors import (
     ApiError,
     InvalidJson,
+    NotFound,
     TokenExpired,
     TokenInvalid,
     UnsupportedMediaType,
@@ -26,6 +28,8 @@ from .errors import (
 )
 from .infra.client import ClientInfo
 from .uow import unit_of_work
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # What any endpoint behind an access token may answer.
 ACCESS_ERRORS = [TokenInvalid, TokenExpired]
@@ -64,7 +68,7 @@ def parse_body(schema: Schema) -> dict[str, Any]:
     if not request.is_json:
         raise UnsupportedMediaType()
     payload = request.get_json(silent=True)
-    if payload is None:
+    if payload is None or _has_lone_surrogate(payload):
         raise InvalidJson()
     try:
         return schema.load(payload)
@@ -136,8 +140,13 @@ def endpoint(
             return jsonify(payload), status
 
         def _run(view: Callable, kwargs: dict[str, Any]) -> Any:
+            path_values = list(kwargs.values())
             if requires is not None:
                 kwargs[requires.argument] = requires.from_bearer(bearer_token())
+            # An identifier in the path with a control character (NUL included, which
+            # PostgreSQL refuses in any string) names nothing: 404, never a 500.
+            if any(_CONTROL.search(value) for value in path_values if isinstance(value, str)):
+                raise NotFound()
             if args_schema is not None:
                 kwargs["args"] = parse_query(args_schema)
             if body_schema is not None:
@@ -170,6 +179,25 @@ def _raw_json() -> dict[str, Any]:
     if not request.is_json:
         raise UnsupportedMediaType()
     payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
+    if not isinstance(payload, dict) or _has_lone_surrogate(payload):
         raise InvalidJson()
     return payload
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Tell whether a parsed JSON value holds a string that is not valid Unicode.
+
+    JSON lets ``"\\ud800"`` through, but such a string cannot be encoded (to hash a
+    password, to MAC a code, to store a row): refused here, it is a 400, never a 500.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False

@@ -65,11 +65,40 @@ def issue(
     recovery for a NIR that has none), the same queries run on an id no row has: the
     code is made and stored the same way, and goes nowhere.
     """
+    code, _ = _issue(account_id, scope, channel, destination, contact_name, refuse=True)
+    return code
+
+
+def issue_within_cap(
+    account_id: str | None, scope: Scope, channel: str, destination: str | None
+) -> tuple[str, bool]:
+    """Like :func:`issue`, but past the account's hourly cap answer as for no account.
+
+    For requests that must not tell whether an account exists (recovery): over the cap
+    the code is made and stored the same way, bound to no account and to no address, and
+    the second item, False, tells the caller to send it nowhere.
+    """
+    return _issue(account_id, scope, channel, destination, None, refuse=False)
+
+
+def _issue(
+    account_id: str | None,
+    scope: Scope,
+    channel: str,
+    destination: str | None,
+    contact_name: str | None,
+    *,
+    refuse: bool,
+) -> tuple[str, bool]:
     now = utcnow()
     subject = account_id or new_id()
     db.session.execute(select(Account.id).where(Account.id == subject).with_for_update())
     _check_cooldown(scope, now)
-    _check_hourly_cap(subject, now)
+    wait = _hourly_cap_wait(subject, now)
+    if wait and refuse:
+        _refuse_send(wait)
+    if wait:
+        account_id = destination = contact_name = None
     db.session.execute(
         update(OneTimeCode)
         .where(*scope.where(), OneTimeCode.used_at.is_(None), OneTimeCode.voided_at.is_(None))
@@ -91,7 +120,7 @@ def issue(
             **{name: value for name, value in scope.columns.items() if name != "channel"},
         )
     )
-    return code
+    return code, not wait
 
 
 def _code_hmac(row_id: str, code: str) -> bytes:
@@ -109,14 +138,16 @@ def _check_cooldown(scope: Scope, now: datetime) -> None:
         _refuse_send(math.ceil(wait))
 
 
-def _check_hourly_cap(account_id: str, now: datetime) -> None:
+def _hourly_cap_wait(account_id: str, now: datetime) -> int:
+    """Return the seconds until the account may get another code (0: under the cap)."""
     sent, oldest = db.session.execute(
         select(func.count(OneTimeCode.id), func.min(OneTimeCode.created_at)).where(
             OneTimeCode.account_id == account_id, OneTimeCode.created_at > now - HOUR
         )
     ).one()
-    if sent >= settings().OTP_HOURLY_CAP:
-        _refuse_send(max(1, math.ceil((oldest + HOUR - now).total_seconds())))
+    if sent < settings().OTP_HOURLY_CAP:
+        return 0
+    return max(1, math.ceil((oldest + HOUR - now).total_seconds()))
 
 
 def _refuse_send(wait: int) -> None:

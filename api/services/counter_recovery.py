@@ -9,7 +9,8 @@ when given, a new address or number, which the code verifies (the agent saw the 
 
 Wrong codes count per NIR before they are checked (unknown NIRs too): 5 in a row lock
 counter recovery for that NIR, growing with each lock. A wrong code and an unknown NIR
-answer the same, after the same work: the new password is hashed in both paths.
+answer the same, after the same work: the new password is hashed, the live code looked
+up and the failure recorded in both paths (for an unknown NIR, bound to no account).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from ..extensions import db
 from ..infra import mail_templates, passwords, throttle
 from ..infra.client import ClientInfo
 from ..infra.keys import keyed_hash, same
-from ..models import Account, CounterCode
+from ..models import Account, CounterCode, new_id
 from ..nir import parse_nir
 from ..phone import parse_mobile
 from . import activity, contacts, notices, recovery
@@ -144,17 +145,19 @@ def redeem(
             retry_after=attempt.retry_after,
         )
     account = find_by_nir(nir)
-    issued = _live_code(account) if account is not None else None
+    # The same SELECT for an unknown NIR (an id no row has).
+    issued = _live_code(account.id if account is not None else new_id())
     # The same work in every path: the password is hashed and a MAC compared.
     password_hash = passwords.hash_password(new_password)
     expected = issued.code_hmac if issued is not None else keyed_hash("counter-code", "-")
     matched = same(_code_hmac(account.id if account else "-", code), expected)
     if not matched or issued is None or account is None or account.disabled_at is not None:
         outcome = throttle.record_failure(attempt, policy)
-        if account is not None:
-            activity.record("counter_code_failed", account.id, client)
-            if outcome.locked:
-                activity.record("counter_code_locked", account.id, client)
+        # Recorded for an unknown NIR too, bound to no account: the same INSERTs.
+        account_id = account.id if account is not None else None
+        activity.record("counter_code_failed", account_id, client)
+        if outcome.locked:
+            activity.record("counter_code_locked", account_id, client)
         raise InvalidRecoveryCode()
     if not _spend(issued):
         raise InvalidRecoveryCode()
@@ -185,11 +188,11 @@ def _spend(issued: CounterCode) -> bool:
     return result.rowcount == 1
 
 
-def _live_code(account: Account) -> CounterCode | None:
+def _live_code(account_id: str) -> CounterCode | None:
     return db.session.scalar(
         select(CounterCode)
         .where(
-            CounterCode.account_id == account.id,
+            CounterCode.account_id == account_id,
             CounterCode.used_at.is_(None),
             CounterCode.voided_at.is_(None),
             CounterCode.expires_at > utcnow(),

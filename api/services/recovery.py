@@ -4,14 +4,15 @@ No answer tells whether a NIR has an account or which contacts it has. Every req
 opens a recovery flow and makes a code, stored and checked by the rules of
 :mod:`api.services.codes`; when the NIR has no account, or the account lacks the asked
 channel, the flow has no account and the code goes nowhere. Both paths run the same
-queries and answer the same ``202``.
+statements (but for the message's outbox row) and answer the same ``202``.
 
 Requests are limited per NIR (unknown NIRs too, or the limit itself would tell): one
 every ``OTP_RESEND_SECONDS`` and ``OTP_HOURLY_CAP`` an hour, counted on the flows under
 the NIR's throttle row lock; and per account by the code rules (the hourly cap of codes
-on all channels). A new request voids the codes of the NIR's earlier recoveries.
-Wrong codes count per NIR too: past ``SECOND_FACTOR_MAX_FAILURES`` in a row, recovery
-for that NIR is locked for ``SECOND_FACTOR_LOCK_SECONDS``.
+on all channels), silently: past that cap the code goes nowhere and the answer is the
+same ``202``. A new request voids the codes of the NIR's earlier recoveries.
+Tries count per NIR too, before the code is compared: past ``SECOND_FACTOR_MAX_FAILURES``
+wrong ones in a row, recovery for that NIR is locked for ``SECOND_FACTOR_LOCK_SECONDS``.
 
 A completed recovery puts the new password in force, ends every session (the holder's
 and the mediators'), lifts the sign-in locks the forgotten password caused, and tells
@@ -29,13 +30,13 @@ from sqlalchemy import func, select, update
 
 from ..clock import utcnow
 from ..config import settings
-from ..errors import RateLimited, TokenExpired, TokenInvalid, TooManyAttempts
+from ..errors import ApiError, RateLimited, TokenExpired, TokenInvalid, TooManyAttempts
 from ..extensions import db
 from ..infra import mail_templates, mailer, passwords, sms, sms_templates, throttle
 from ..infra.client import ClientInfo
 from ..infra.keys import keyed_hash, new_token
 from ..infra.spend import spend_once
-from ..models import Account, OneTimeCode, RecoveryFlow
+from ..models import Account, LoginTransaction, OneTimeCode, RecoveryFlow, new_id
 from . import activity, codes, contacts, notices, sessions
 from .accounts import find_by_nir, nir_digest, refuse_password_containing_nir
 
@@ -84,12 +85,18 @@ def start(nir: str, channel: str, client: ClientInfo) -> RecoveryStarted:
     )
     db.session.add(flow)
     db.session.flush()
-    code = codes.issue(
+    # Past the account's hourly cap of codes the answer stays a 202 (a 429 here, and
+    # never for an unknown NIR, would tell that the NIR has an account): the code then
+    # goes nowhere, as for an unknown NIR, and no mailbox or phone is bombed.
+    code, deliverable = codes.issue_within_cap(
         holder.id if holder else None,
         codes.Scope.recovery(flow.id),
         channel,
         destination.address if destination else None,
     )
+    if not deliverable:
+        holder = None
+        flow.account_id = None  # a code of no account never completes anything
     # The message is written either way; only a real holder's is queued.
     message = (
         mail_templates.recovery_code(code, ttl)
@@ -102,6 +109,10 @@ def start(nir: str, channel: str, client: ClientInfo) -> RecoveryStarted:
         else:
             sms.queue(destination.address, message)
         activity.record("recovery_code_sent", holder.id, client, channel=channel)
+    else:
+        # The same INSERT, bound to no account: both paths write alike (but for the
+        # message's outbox row), and a sweep over NIRs shows in the audit.
+        activity.record("recovery_code_withheld", None, client, channel=channel)
     return RecoveryStarted(token, ttl, settings().OTP_RESEND_SECONDS)
 
 
@@ -187,21 +198,29 @@ def complete(recovery: Recovery, code: str, new_password: str, client: ClientInf
     passwords.check_new_password(new_password)
     refuse_password_containing_nir(flow.nir_hash, new_password)
     key = throttle.key_for("recovery", flow.nir_hash)
-    wait = throttle.retry_after(key)
-    if wait:
+    policy = throttle.second_factor_policy()
+    # Counted before the code is compared, under the NIR's row lock: parallel tries queue,
+    # and none is compared once the NIR is locked.
+    reserved = throttle.reserve(key, policy)
+    if not reserved.allowed:
+        wait = reserved.retry_after
         raise TooManyAttempts(
             "Trop de codes incorrects ont été saisis. Par sécurité, la réinitialisation du mot "
             f"de passe est bloquée pendant {max(1, math.ceil(wait / 3600))} heure(s).",
             headers={"Retry-After": str(wait)},
             retry_after=wait,
         )
-    tried = codes.attempt(codes.Scope.recovery(flow.id), code)
-    account = db.session.get(Account, flow.account_id) if flow.account_id else None
+    try:
+        tried = codes.attempt(codes.Scope.recovery(flow.id), code)
+    except ApiError:  # a locked or spent code: a try all the same
+        throttle.record_failure(reserved, policy)
+        raise
+    # The same SELECT whether the flow has an account or not (an id no row has).
+    account = db.session.get(Account, flow.account_id or new_id())
     # A code of no account never completes anything, even guessed.
     if not tried.matched or account is None or account.disabled_at is not None:
-        throttle.count_failure(key, throttle.second_factor_policy())
-        if account is not None:
-            activity.record("recovery_code_failed", account.id, client)
+        throttle.record_failure(reserved, policy)
+        activity.record("recovery_code_failed", account.id if account else None, client)
         raise tried.refusal()
     if not spend_once(RecoveryFlow.completed_at, RecoveryFlow.id == flow.id, at=utcnow()):
         raise TokenInvalid()
@@ -214,12 +233,25 @@ def complete(recovery: Recovery, code: str, new_password: str, client: ClientInf
 def reset_password(account: Account, password_hash: str, *, how: str, client: ClientInfo) -> None:
     """Put a new password in force after a recovery and end every session.
 
-    ``how`` is ``email``, ``sms`` or ``counter``. The per-NIR sign-in lock and the
+    ``how`` is ``email``, ``sms`` or ``counter``. Sign-ins still waiting for their second
+    factor end too: their password step was the old password. The per-NIR sign-in lock and the
     second-factor lock go: the holder proved who they are another way.
     """
+    now = utcnow()
     account.password_hash = password_hash
-    account.password_changed_at = utcnow()
+    account.password_changed_at = now
     sessions.revoke_everywhere(account.id, reason="password_recovered")
+    # A sign-in begun with the old password (whoever knew it) cannot be finished now.
+    db.session.execute(
+        update(LoginTransaction)
+        .where(
+            LoginTransaction.account_id == account.id,
+            LoginTransaction.completed_at.is_(None),
+            LoginTransaction.expires_at > now,
+        )
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
     lift_sign_in_locks(account)
     activity.record("password_recovered", account.id, client, method=how)
 

@@ -131,6 +131,53 @@ def test_the_same_work_runs_whether_the_nir_exists_or_not(app, client, account):
         assert {flow.account_id is None for flow in flows} == {True, False}
 
 
+def test_known_and_unknown_nirs_run_the_same_statements(app, make_account, runner, clock):
+    """No timing tells: the same SQL in both paths, but for the message's outbox row."""
+    from flask.testing import FlaskClient
+    from sqlalchemy import event
+
+    from api.extensions import db
+
+    client = FlaskClient(app)  # no outbox pass after each answer: only the request's work
+    statements: list[str] = []
+
+    def listen(conn, cursor, statement, *_):
+        # The message's outbox row and its wake-up (NOTIFY) are the one difference.
+        if "outbox" not in statement and "pg_notify" not in statement:
+            statements.append(statement)
+
+    def run(method: str, path: str, body: dict, token: str | None = None) -> list[str]:
+        statements.clear()
+        response = client.open(path, method=method, json=body, headers=bearer(token or ""))
+        assert response.status_code in {202, 401}, response.json
+        return list(statements)
+
+    holder = make_account()
+    issue = ["accounts", "recovery-code", "--nir", holder.nir, "--agent", "A1", "--reason", "x"]
+    assert runner.invoke(args=issue).exit_code == 0
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", listen)
+    run("POST", RECOVERY, {"nir": fresh_nir(), "channel": "email"})  # warm-up
+    clock.advance(seconds=61)
+    starts = {
+        nir: run("POST", RECOVERY, {"nir": nir, "channel": "email"})
+        for nir in (holder.nir, fresh_nir())
+    }
+    assert starts[holder.nir] == starts[next(n for n in starts if n != holder.nir)]
+    clock.advance(seconds=61)
+    known = client.post(RECOVERY, json={"nir": holder.nir, "channel": "email"}).json
+    unknown = client.post(RECOVERY, json={"nir": fresh_nir(), "channel": "email"}).json
+    wrong_code = {"code": "000000", "new_password": NEW_PASSWORD}
+    assert run("POST", VERIFY, wrong_code, known["recovery_token"]) == run(
+        "POST", VERIFY, wrong_code, unknown["recovery_token"]
+    )
+    counter = {"recovery_code": "AAAA-AAAA-AAAA", "new_password": NEW_PASSWORD}
+    path = "/api/v1/auth/recovery/counter"
+    assert run("POST", path, {"nir": holder.nir, **counter}) == run(
+        "POST", path, {"nir": fresh_nir(), **counter}
+    )
+
+
 def test_a_code_works_once_and_a_new_request_voids_the_old_code(client, account, smtp, clock):
     first = ask(client, account.nir).json["recovery_token"]
     old_code = emailed_code(smtp, account.email)
@@ -191,14 +238,28 @@ def test_requests_are_throttled_per_nir_unknown_ones_too(client, account, clock)
         clock.advance(seconds=3600)
 
 
-def test_the_per_account_cap_counts_sign_in_codes_too(client, auth, account, clock):
+def test_the_per_account_cap_counts_sign_in_codes_too_and_tells_nothing(
+    client, auth, account, smtp, clock
+):
     mfa = auth.start(account)
     for _ in range(5):
         assert auth.send_code(mfa).status_code == 202
         clock.advance(seconds=61)
-    refused = ask(client, account.nir)
-    assert (refused.status_code, refused.json["code"]) == (429, "rate_limited")
-    assert "Retry-After" in refused.headers
+    smtp.messages.clear()
+    # Over the account's cap: no code goes out, yet the answer is an unknown NIR's.
+    capped, unknown = ask(client, account.nir), ask(client, fresh_nir())
+    assert (capped.status_code, set(capped.json)) == (202, {*unknown.json})
+    assert unknown.status_code == 202
+    assert "Retry-After" not in capped.headers
+    assert smtp.to(account.email) == []
+    # That flow can never complete, whatever code is typed.
+    response = finish(client, capped.json["recovery_token"], "123456")
+    assert (response.status_code, response.json["code"]) == (401, "otp_invalid")
+    # Once the hour has passed, codes go out again.
+    clock.advance(seconds=3600)
+    token = ask(client, account.nir).json["recovery_token"]
+    assert finish(client, token, emailed_code(smtp, account.email)).status_code == 204
+    assert [m["Subject"] for m in smtp.to(account.email)].count(SUBJECT) == 1
 
 
 def test_recovery_lifts_the_sign_in_locks(client, auth, account, smtp):
@@ -256,6 +317,34 @@ def test_malformed_requests_are_one_uniform_400(client, body):
     assert (response.status_code, response.json["code"]) == (400, "validation_error")
 
 
+def test_text_that_is_not_unicode_is_a_400_and_spends_nothing(client, account, runner, smtp):
+    """A lone surrogate (valid JSON, not Unicode) in a password or a code: 400, never a 500."""
+    bad = "\\ud800" + "abcdefghijkl"  # as JSON escapes it: the parser makes a lone surrogate
+    token = ask(client, account.nir).json["recovery_token"]
+    code = emailed_code(smtp, account.email)
+    nir = f'"nir": "{account.nir}"'
+    raw = {
+        VERIFY: f'{{"code": "{code}", "new_password": "{bad}"}}',
+        "/api/v1/auth/recovery/counter": (
+            f'{{{nir}, "recovery_code": "K7PM-Q2XD-9RTA", "new_password": "{bad}"}}'
+        ),
+        "/api/v1/auth/recovery/counter#code": (
+            f'{{{nir}, "recovery_code": "{bad}", "new_password": "{NEW_PASSWORD}"}}'
+        ),
+        "/api/v1/auth/login": f'{{{nir}, "password": "{bad}"}}',
+    }
+    for path, body in raw.items():
+        response = client.post(
+            path.split("#")[0],
+            data=body,
+            content_type="application/json",
+            headers=bearer(token) if path == VERIFY else {},
+        )
+        assert (response.status_code, response.json["code"]) == (400, "invalid_json"), path
+    # The code was neither spent nor counted: it still works, first try.
+    assert finish(client, token, code).status_code == 204
+
+
 def test_recovery_ends_delegated_sessions_too(client, auth, account, smtp, mediator_auth, mediator):
     holder = auth.sign_in(account)
     helper = mediator_auth.activate(mediator)
@@ -290,3 +379,32 @@ def test_a_burst_of_parallel_requests_for_one_nir_sends_one_code(app, account, s
     assert sorted(statuses) == [202] + [429] * 9, statuses
     if known:
         assert len(smtp.to(account.email)) == 1
+
+
+@pytest.mark.parametrize("app_settings", [{"SECOND_FACTOR_MAX_FAILURES": 2}])
+def test_parallel_wrong_codes_cannot_slip_past_the_per_nir_lock(app, account, smtp):
+    """5 wrong codes at once, the NIR locking at 2: only 2 are compared, on every database."""
+    token = ask(app.test_client(), account.nir).json["recovery_token"]
+    guess = wrong(emailed_code(smtp, account.email))
+    barrier = threading.Barrier(5)
+
+    def attempt(_) -> str:
+        client = app.test_client()
+        barrier.wait()
+        return finish(client, token, guess).json["code"]
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        answers = list(pool.map(attempt, range(5)))
+    assert sorted(answers) == ["otp_invalid"] * 2 + ["too_many_attempts"] * 3, answers
+
+
+def test_a_sign_in_begun_with_the_old_password_cannot_be_finished(client, auth, account, smtp):
+    """Someone who knew the old password, halfway through a sign-in, is stopped too."""
+    mfa = auth.start(account)
+    assert auth.send_code(mfa).status_code == 202
+    sign_in_code = smtp.last_code(account.email)
+    token = ask(client, account.nir).json["recovery_token"]
+    assert finish(client, token, emailed_code(smtp, account.email)).status_code == 204
+    late = auth.verify(mfa, sign_in_code)
+    assert late.status_code == 401, late.json
+    assert "access_token" not in late.json

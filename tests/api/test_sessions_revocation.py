@@ -74,6 +74,21 @@ def test_not_me_on_someone_elses_event_is_not_found(client, auth, make_account):
     assert alive(client, mine) and alive(client, theirs)
 
 
+@pytest.mark.parametrize(
+    "path",
+    [f"{ACTIVITY}/%00/not-me", f"{ACTIVITY}/a%0Ab/not-me", f"{SESSIONS}/%00"],
+    ids=["not-me-nul", "not-me-newline", "session-nul"],
+)
+def test_an_identifier_with_a_control_character_is_not_found(client, three, path):
+    """PostgreSQL refuses NUL in any string: such an id is a 404, never a 500."""
+    current, *others = three
+    headers = bearer(current["access_token"])
+    call = client.post if path.endswith("not-me") else client.delete
+    response = call(path, headers=headers)
+    assert (response.status_code, response.json["code"]) == (404, "not_found")
+    assert all(alive(client, pair) for pair in others)
+
+
 def test_disconnecting_every_device_ends_mediators_sessions_too(
     client, auth, account, mediator_auth, mediator
 ):
