@@ -128,6 +128,10 @@ def change_password(
     account.password_hash = passwords.hash_password(new_password)
     account.password_changed_at = now
     sessions.revoke_all(account.id, reason="password_changed", except_session_id=session.id)
+    # Imported here: the login flow itself depends on this module (nir_digest).
+    from .login import end_pending_sign_ins
+
+    end_pending_sign_ins(account.id)
     activity.record("password_changed", account.id, client)
     notices.tell_holder(account, mail_templates.password_changed(now))
 

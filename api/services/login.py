@@ -217,6 +217,26 @@ class LoginFlow:
         )
 
 
+def end_pending_sign_ins(account_id: str) -> int:
+    """End the account's sign-ins still waiting for their second factor.
+
+    Their password step proved the password that was just replaced: whoever typed it (the
+    holder, or whoever had stolen it) must not finish such a sign-in with a code or a key.
+    """
+    now = utcnow()
+    result = db.session.execute(
+        update(LoginTransaction)
+        .where(
+            LoginTransaction.account_id == account_id,
+            LoginTransaction.completed_at.is_(None),
+            LoginTransaction.expires_at > now,
+        )
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
 def record_second_factor_failure(account: Account, client: ClientInfo) -> None:
     """Count a wrong code or refused assertion against ``account``; lock sign-in at the cap."""
     outcome = throttle.count_failure(

@@ -36,8 +36,8 @@ from ..infra import mail_templates, mailer, passwords, sms, sms_templates, throt
 from ..infra.client import ClientInfo
 from ..infra.keys import keyed_hash, new_token
 from ..infra.spend import spend_once
-from ..models import Account, LoginTransaction, OneTimeCode, RecoveryFlow, new_id
-from . import activity, codes, contacts, notices, sessions
+from ..models import Account, OneTimeCode, RecoveryFlow, new_id
+from . import activity, codes, contacts, login, notices, sessions
 from .accounts import find_by_nir, nir_digest, refuse_password_containing_nir
 
 RECOVERY_PREFIX = "rcv"
@@ -241,17 +241,7 @@ def reset_password(account: Account, password_hash: str, *, how: str, client: Cl
     account.password_hash = password_hash
     account.password_changed_at = now
     sessions.revoke_everywhere(account.id, reason="password_recovered")
-    # A sign-in begun with the old password (whoever knew it) cannot be finished now.
-    db.session.execute(
-        update(LoginTransaction)
-        .where(
-            LoginTransaction.account_id == account.id,
-            LoginTransaction.completed_at.is_(None),
-            LoginTransaction.expires_at > now,
-        )
-        .values(expires_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    login.end_pending_sign_ins(account.id)
     lift_sign_in_locks(account)
     activity.record("password_recovered", account.id, client, method=how)
 

@@ -43,6 +43,25 @@ def test_password_change_ends_other_sessions_and_mails_a_notice(auth, account, c
     assert auth.login(account).status_code == 200
 
 
+def test_a_sign_in_begun_with_the_old_password_cannot_be_finished(auth, account, client, smtp):
+    """Whoever had the old password and was halfway through a sign-in is stopped too."""
+    current = auth.sign_in(account)
+    pending = auth.start(account)
+    assert auth.send_code(pending).status_code == 202
+    code = smtp.last_code(account.email)
+
+    changed = client.put(
+        PASSWORD,
+        json={"current_password": account.password, "new_password": "Un tout nouveau secret 42"},
+        headers=bearer(current["access_token"]),
+    )
+    assert changed.status_code == 204
+
+    late = auth.verify(pending, code)
+    assert late.status_code == 401, late.json
+    assert "access_token" not in late.json
+
+
 @pytest.mark.parametrize(
     ("new_password", "reason"),
     [
