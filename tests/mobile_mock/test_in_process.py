@@ -299,6 +299,9 @@ def test_the_mediators_app_waits_for_a_new_code_rather_than_reuse_one(
     waits: list[float] = []
     aidant = new_mediator_app()
     aidant.sleep = lambda seconds: (waits.append(seconds), clock.advance(seconds=seconds))
+    # Start just after a 30 s step begins, so that both sign-ins fall in the same step
+    # (otherwise real time crossing a boundary between them would spare the wait).
+    clock.advance(seconds=30 - clock.now().timestamp() % 30 + 0.5)
     aidant.sign_in(mediator.email, mediator.password, totp_uri=mediator.totp_uri)
     aidant.sign_out()
     # The same device file tomorrow remembers which code it used last.
