@@ -595,6 +595,20 @@ class MediatorActions:
         mediator.password = new_password
         return pair
 
+    def act_for(self, holder_access: str, mediator: MediatorHandle, mediator_access: str):
+        """Have the holder give a 31-day « consult » mandate and the mediator open a session
+        under it; return the response of ``POST /mediator/mandates/{id}/session``."""
+        mandate = self.client.post(
+            "/api/v1/account/mandates",
+            json={"mediator_code": mediator.code, "scopes": ["consult"], "duration_days": 31},
+            headers=bearer(holder_access),
+        )
+        assert mandate.status_code == 201, mandate.json
+        return self.client.post(
+            f"/api/v1/mediator/mandates/{mandate.json['id']}/session",
+            headers=bearer(mediator_access),
+        )
+
 
 @pytest.fixture
 def mediator_auth(client, clock) -> MediatorActions:

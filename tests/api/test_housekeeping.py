@@ -99,15 +99,7 @@ def test_mediator_and_delegated_sessions_go_when_they_end_mandates_with_the_acti
 
     holder = auth.sign_in(account)
     helper = mediator_auth.activate(mediator)
-    mandate = client.post(
-        "/api/v1/account/mandates",
-        json={"mediator_code": mediator.code, "scopes": ["consult"], "duration_days": 31},
-        headers=bearer(holder["access_token"]),
-    ).json
-    opened = client.post(
-        f"/api/v1/mediator/mandates/{mandate['id']}/session",
-        headers=bearer(helper["access_token"]),
-    )
+    opened = mediator_auth.act_for(holder["access_token"], mediator, helper["access_token"])
     assert opened.status_code == 200
 
     clock.advance(hours=1, minutes=30)  # the delegated session is over, not the working day

@@ -348,15 +348,8 @@ def test_text_that_is_not_unicode_is_a_400_and_spends_nothing(client, account, r
 def test_recovery_ends_delegated_sessions_too(client, auth, account, smtp, mediator_auth, mediator):
     holder = auth.sign_in(account)
     helper = mediator_auth.activate(mediator)
-    mandate = client.post(
-        "/api/v1/account/mandates",
-        json={"mediator_code": mediator.code, "scopes": ["consult"], "duration_days": 31},
-        headers=bearer(holder["access_token"]),
-    ).json
-    delegated = client.post(
-        f"/api/v1/mediator/mandates/{mandate['id']}/session",
-        headers=bearer(helper["access_token"]),
-    ).json["access_token"]
+    opened = mediator_auth.act_for(holder["access_token"], mediator, helper["access_token"])
+    delegated = opened.json["access_token"]
     assert client.get("/api/v1/account", headers=bearer(delegated)).status_code == 200
     token = ask(client, account.nir).json["recovery_token"]
     assert finish(client, token, emailed_code(smtp, account.email)).status_code == 204

@@ -94,15 +94,7 @@ def test_disconnecting_every_device_ends_mediators_sessions_too(
 ):
     holder = auth.sign_in(account)
     helper = mediator_auth.activate(mediator)
-    mandate = client.post(
-        "/api/v1/account/mandates",
-        json={"mediator_code": mediator.code, "scopes": ["consult"], "duration_days": 31},
-        headers=bearer(holder["access_token"]),
-    ).json
-    delegated = client.post(
-        f"/api/v1/mediator/mandates/{mandate['id']}/session",
-        headers=bearer(helper["access_token"]),
-    ).json
+    delegated = mediator_auth.act_for(holder["access_token"], mediator, helper["access_token"]).json
     assert alive(client, delegated)
     # The mediator may not do it themselves.
     for method, path in (

@@ -10,9 +10,9 @@ screenshot of each. axe-core comes from the committed ``tests/browser/axe`` lock
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
+
+from tests import npm
 
 FOLDER = Path(__file__).resolve().parent / "axe"
 AXE_JS = FOLDER / "node_modules" / "axe-core" / "axe.min.js"
@@ -24,28 +24,14 @@ REFLOW_WIDTHS = {"zoom-200": (640, 720), "320px": (320, 640)}
 MAX_TABS = 80
 
 
-class Unavailable(RuntimeError):
-    """npm is missing: axe-core cannot be installed."""
+Unavailable = npm.Unavailable
 
 
 def install_axe(timeout: float) -> str:
     """Run ``npm ci`` from the committed lock file unless done; return axe.min.js's source."""
-    marker = FOLDER / "node_modules" / ".package-lock.json"
-    lock = FOLDER / "package-lock.json"
-    if not (marker.exists() and marker.stat().st_mtime >= lock.stat().st_mtime and AXE_JS.exists()):
-        npm = shutil.which("npm")
-        if npm is None:
-            raise Unavailable("npm not found: install Node.js 20+ for the accessibility checks")
-        installed = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
-            cwd=FOLDER,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if installed.returncode != 0:
-            raise RuntimeError(f"npm ci failed in {FOLDER}:\n{installed.stderr[-2000:]}")
+    npm.install_locked(FOLDER, timeout, needed_for="for the accessibility checks")
+    if not AXE_JS.exists():
+        raise RuntimeError(f"{AXE_JS} is missing after npm ci")
     return AXE_JS.read_text(encoding="utf-8")
 
 

@@ -19,6 +19,8 @@ from typing import Any
 import requests
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
+from tests import npm
+
 FOLDER = Path(__file__).resolve().parent
 CALLBACK_PATH = "/api/v1/auth/franceconnect/callback"
 # The app link the app comes back to (one of the service's FRANCECONNECT_RETURN_URLS).
@@ -56,8 +58,8 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-class Unavailable(RuntimeError):
-    """Node.js or npm is missing, or the packages cannot be installed."""
+# Node.js or npm missing: the stand-in cannot be installed or started.
+Unavailable = npm.Unavailable
 
 
 def service_keys() -> KeySet:
@@ -72,23 +74,7 @@ def service_keys() -> KeySet:
 
 def install_packages(timeout: float) -> None:
     """``npm ci`` from the committed lock file, unless node_modules already matches it."""
-    marker = FOLDER / "node_modules" / ".package-lock.json"
-    lock = FOLDER / "package-lock.json"
-    if marker.exists() and marker.stat().st_mtime >= lock.stat().st_mtime:
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        raise Unavailable("npm not found: install Node.js 20+ to run the local FranceConnect")
-    installed = subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
-        cwd=FOLDER,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if installed.returncode != 0:
-        raise RuntimeError(f"npm ci failed in {FOLDER}:\n{installed.stderr[-2000:]}")
+    npm.install_locked(FOLDER, timeout, needed_for="to run the local FranceConnect")
 
 
 def start(port: int, workdir: Path, log) -> subprocess.Popen:
