@@ -96,7 +96,7 @@ def _issue(
     _check_cooldown(scope, now)
     wait = _hourly_cap_wait(subject, now)
     if wait and refuse:
-        _refuse_send(wait)
+        refuse_send(wait)
     if wait:
         account_id = destination = contact_name = None
     db.session.execute(
@@ -135,7 +135,7 @@ def _check_cooldown(scope: Scope, now: datetime) -> None:
         return
     wait = settings().OTP_RESEND_SECONDS - (now - latest).total_seconds()
     if wait > 0:
-        _refuse_send(math.ceil(wait))
+        refuse_send(math.ceil(wait))
 
 
 def _hourly_cap_wait(account_id: str, now: datetime) -> int:
@@ -150,10 +150,15 @@ def _hourly_cap_wait(account_id: str, now: datetime) -> int:
     return max(1, math.ceil((oldest + HOUR - now).total_seconds()))
 
 
-def _refuse_send(wait: int) -> None:
+def refuse_send(wait: int, *, just: str = "envoyé") -> None:
+    """Refuse a code asked too soon or too often (429 with ``Retry-After``), in plain French.
+
+    ``just`` says what just happened to the earlier code: « envoyé », or « demandé » where
+    saying it was sent would tell whether there was anyone to send it to.
+    """
     minutes = max(1, math.ceil(wait / 60))
     detail = (
-        f"Un code vient d'être envoyé. Vous pourrez en demander un nouveau dans {wait} "
+        f"Un code vient d'être {just}. Vous pourrez en demander un nouveau dans {wait} "
         f"seconde{'s' if wait > 1 else ''}."
         if wait <= 60
         else f"Trop de codes demandés. Vous pourrez en demander un nouveau dans {minutes} minutes."

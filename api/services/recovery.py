@@ -30,7 +30,7 @@ from sqlalchemy import func, select, update
 
 from ..clock import utcnow
 from ..config import settings
-from ..errors import ApiError, RateLimited, TokenExpired, TokenInvalid, TooManyAttempts
+from ..errors import ApiError, TokenExpired, TokenInvalid, TooManyAttempts
 from ..extensions import db
 from ..infra import mail_templates, mailer, passwords, sms, sms_templates, throttle
 from ..infra.client import ClientInfo
@@ -134,20 +134,9 @@ def _check_nir_limits(digest: bytes, now: datetime) -> None:
         return
     wait = settings().OTP_RESEND_SECONDS - (now - latest).total_seconds()
     if wait > 0:
-        _refuse(math.ceil(wait))
+        codes.refuse_send(math.ceil(wait), just="demandé")
     if sent >= settings().OTP_HOURLY_CAP:
-        _refuse(max(1, math.ceil((oldest + HOUR - now).total_seconds())))
-
-
-def _refuse(wait: int) -> None:
-    minutes = max(1, math.ceil(wait / 60))
-    detail = (
-        f"Un code vient d'être demandé. Vous pourrez en demander un nouveau dans {wait} "
-        f"seconde{'s' if wait > 1 else ''}."
-        if wait <= 60
-        else f"Trop de codes demandés. Vous pourrez en demander un nouveau dans {minutes} minutes."
-    )
-    raise RateLimited(detail, headers={"Retry-After": str(wait)}, retry_after=wait)
+        codes.refuse_send(max(1, math.ceil((oldest + HOUR - now).total_seconds())), just="demandé")
 
 
 def _void_earlier_codes(digest: bytes, now: datetime) -> None:
