@@ -36,6 +36,24 @@ class ApiProblem(Exception):
         super().__init__(f"{status} {self.code}: {self.detail}")
 
 
+def call(
+    transport: Transport,
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    json: Any = None,
+    expect: int | tuple[int, ...] = 200,
+) -> Any:
+    """Send one API request as the apps do; return the body, or raise ``ApiProblem``."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    reply: Reply = transport.request(method, API + path, json=json, headers=headers)
+    expected = (expect,) if isinstance(expect, int) else expect
+    if reply.status not in expected:
+        raise ApiProblem(reply.status, reply.body)
+    return reply.body
+
+
 class MobileApp:
     def __init__(
         self,
@@ -82,21 +100,8 @@ class MobileApp:
     def signed_in(self) -> bool:
         return bool(self.access_token)
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None = None,
-        json: Any = None,
-        expect: int | tuple[int, ...] = 200,
-    ) -> Any:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        reply: Reply = self.transport.request(method, API + path, json=json, headers=headers)
-        expected = (expect,) if isinstance(expect, int) else expect
-        if reply.status not in expected:
-            raise ApiProblem(reply.status, reply.body)
-        return reply.body
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        return call(self.transport, method, path, **kwargs)
 
     def _authed(self, method: str, path: str, **kwargs: Any) -> Any:
         if not self.access_token:

@@ -18,9 +18,9 @@ from typing import Any
 
 import pyotp
 
-from .client import API, ApiProblem
+from .client import ApiProblem, call
 from .device import Device
-from .transport import Reply, Transport
+from .transport import Transport
 
 
 class MediatorApp:
@@ -39,21 +39,8 @@ class MediatorApp:
 
     # --- plumbing -----------------------------------------------------------------------
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None = None,
-        json: Any = None,
-        expect: int | tuple[int, ...] = 200,
-    ) -> Any:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        reply: Reply = self.transport.request(method, API + path, json=json, headers=headers)
-        expected = (expect,) if isinstance(expect, int) else expect
-        if reply.status not in expected:
-            raise ApiProblem(reply.status, reply.body)
-        return reply.body
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        return call(self.transport, method, path, **kwargs)
 
     def _mine(self, method: str, path: str, **kwargs: Any) -> Any:
         """Call a mediator endpoint with the mediator's token, refreshed once if expired."""
