@@ -164,3 +164,65 @@ def test_nothing_of_a_mediator_is_logged(
     ]
     for secret in secrets:
         assert secret not in logged, f"a secret reached the logs: {secret[:4]}…"
+
+
+def test_nothing_of_a_recovery_is_logged(account, client, runner, smtp, caplog, capfd):
+    """« Mot de passe oublié » and the counter code leave no NIR, code, token or password."""
+    from tests.api.test_recovery import emailed_code, wrong
+
+    caplog.set_level(logging.DEBUG)
+    recovery_token = client.post(
+        "/api/v1/auth/recovery", json={"nir": account.nir, "channel": "email"}
+    ).json["recovery_token"]
+    code = emailed_code(smtp, account.email)
+    verify = "/api/v1/auth/recovery/verify"
+    client.post(
+        verify, json={"code": wrong(code), "new_password": "x"}, headers=bearer(recovery_token)
+    )
+    done = client.post(
+        verify,
+        json={"code": code, "new_password": "Retrouvé grâce au courriel 7"},
+        headers=bearer(recovery_token),
+    )
+    assert done.status_code == 204
+    issued = runner.invoke(
+        args=[
+            "accounts",
+            "recovery-code",
+            "--nir",
+            account.nir,
+            "--agent",
+            "AG123",
+            "--reason",
+            "identité vérifiée",
+        ]
+    )
+    counter_code = issued.stdout.split()[0]
+    redeemed = client.post(
+        "/api/v1/auth/recovery/counter",
+        json={
+            "nir": account.nir,
+            "recovery_code": counter_code,
+            "new_password": "Remis au guichet de Lyon 8",
+            "email": "nouvelle.adresse@exemple.fr",
+        },
+    )
+    assert redeemed.status_code == 204
+
+    records = [r for r in caplog.records if not r.name.startswith("mail.log")]
+    logged = "".join(r.getMessage() + str(vars(r)) for r in records)
+    out, err = capfd.readouterr()
+    logged += out + err
+    assert "/api/v1/auth/recovery/counter" in logged  # we did capture logs
+    for secret in (
+        account.nir,
+        code,
+        recovery_token,
+        "Retrouvé grâce au courriel 7",
+        counter_code,
+        counter_code.replace("-", ""),
+        "Remis au guichet de Lyon 8",
+        "nouvelle.adresse@exemple.fr",
+        account.email,
+    ):
+        assert secret not in logged, f"a secret reached the logs: {secret[:4]}…"
